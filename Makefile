@@ -1,0 +1,61 @@
+# Two commands do all set-up: `make run` and `make test`. Both (re)build .venv from the
+# pinned requirements when it is missing or older than requirements.txt/constraints.txt.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CONTACTS ?= 500000
+PYTEST_ARGS ?=
+
+.PHONY: run test bench demo load build docs lint freeze clean venv
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt constraints.txt
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	# `source .venv/bin/activate` then makes plain `dbt build` find profiles/profiles.yml
+	echo 'export DBT_PROFILES_DIR="$(CURDIR)/profiles"' >> $(BIN)/activate
+	touch $(STAMP)
+
+## the batch: demo data if the landing folder is empty, load, dbt build, summary
+run: $(STAMP)
+	$(BIN)/python -m ingestion run
+
+## every test: pytest (generator, ingestion, real dbt builds) and the SQL lint
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory lint
+
+## stage timings and peak memory on CONTACTS demo contacts (default 500,000)
+bench: $(STAMP)
+	$(BIN)/python -m ingestion bench --contacts $(CONTACTS)
+
+demo: $(STAMP)
+	$(BIN)/python -m ingestion demo
+
+load: $(STAMP)
+	$(BIN)/python -m ingestion load
+
+build: $(STAMP)
+	$(BIN)/python -m ingestion build
+
+docs: $(STAMP)
+	DBT_PROFILES_DIR=profiles $(BIN)/dbt docs generate
+
+lint: $(STAMP)
+	DBT_PROFILES_DIR=profiles $(BIN)/sqlfluff lint models tests macros
+
+## regenerate constraints.txt (versions only, no download addresses) after editing requirements.txt
+freeze:
+	rm -rf /tmp/contacts-freeze-venv
+	$(PYTHON) -m venv /tmp/contacts-freeze-venv
+	/tmp/contacts-freeze-venv/bin/python -m pip install --quiet -r requirements.txt
+	( echo "# Full set of transitive pins, from 'pip freeze' of a venv built from requirements.txt."; \
+	  echo "# Versions only: no hashes, no download addresses. Regenerate with 'make freeze'."; \
+	  /tmp/contacts-freeze-venv/bin/python -m pip freeze | grep -v '^-e' ) > constraints.txt
+
+clean:
+	rm -rf $(VENV) target logs dbt_packages .pytest_cache

@@ -1,0 +1,226 @@
+"""Command line for the Python side of the contacts pipeline: `python -m ingestion --help`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ingestion.settings import REPO_ROOT, Settings, load_settings
+
+log = logging.getLogger("ingestion")
+
+DEFAULT_DEMO_CONTACTS = 20_000
+DEFAULT_SEED = 42
+
+
+def render_table(headers: list[str], rows: list[list[object]]) -> str:
+    """A plain-text table; numbers right-aligned."""
+    cells = [[("" if c is None else f"{c:,}" if isinstance(c, int) else str(c)) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    numeric = [all(isinstance(row[i], (int, float)) or row[i] is None for row in rows) and rows
+               for i in range(len(headers))]
+
+    def fmt(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if numeric[i] else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths)))
+
+    lines = [fmt(headers), "  ".join("-" * w for w in widths)]
+    lines += [fmt(r) for r in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+# ------------------------------------------------------------------ demo ----
+
+def landing_is_empty(settings: Settings) -> bool:
+    from ingestion.landing import discover_files
+    return not discover_files(settings.landing_dir)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from ingestion.demo.generator import generate
+
+    landing = Path(args.landing_dir) if args.landing_dir else settings.landing_dir
+    truth = Path(args.truth_dir) if args.truth_dir else settings.ground_truth_dir
+    if not args.force and not landing_is_empty(Settings(settings.warehouse, landing, settings.export_dir,
+                                                        truth, settings.header_aliases)):
+        print(f"{landing} already holds files; use --force to write the demo files anyway", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    summary = generate(args.contacts, args.seed, landing, truth)
+    print(f"Wrote {summary.contacts:,} contact records of {summary.persons:,} people at "
+          f"{summary.companies:,} companies (+{summary.junk_rows} rows with no identity) "
+          f"in {time.perf_counter() - started:.1f}s")
+    print(render_table(["file", "records"], [[name, n] for name, n in summary.files.items()]))
+    print(f"landing folder: {landing}\nground truth:   {truth}")
+    return 0
+
+
+# ------------------------------------------------------------------ load ----
+
+def print_load_result(result) -> None:  # noqa: ANN001 - LoadResult, imported lazily
+    if result.recovered_packages:
+        print(f"Recovered {result.recovered_packages} load package(s) left by an interrupted run.")
+    if not result.reports:
+        print("No new or changed files in the landing folder: nothing to load.")
+        return
+    rows = [[r.file_path, r.source_system, r.file_format, r.rows_read, r.rows_loaded, r.rows_quarantined,
+             r.status] for r in result.reports]
+    total = [sum(r.rows_read for r in result.reports), sum(r.rows_loaded for r in result.reports),
+             sum(r.rows_quarantined for r in result.reports)]
+    rows.append(["total", "", "", *total, ""])
+    print(render_table(["file", "source", "format", "read", "loaded", "quarantined", "status"], rows))
+    for r in result.reports:
+        if r.status != "loaded":
+            print(f"ERROR {r.file_path}: {r.error_message}", file=sys.stderr)
+        elif r.quarantine_reasons:
+            reasons = ", ".join(f"{n} {code}" for code, n in sorted(r.quarantine_reasons.items()))
+            print(f"  {r.file_path}: quarantined {reasons} (see raw_landing.quarantined_rows)")
+
+
+def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    from ingestion.load import run_load
+
+    result = run_load(settings)
+    print_load_result(result)
+    return 1 if result.failed_files and args.strict else 0
+
+
+# ------------------------------------------------------------------- dbt ----
+
+def dbt_executable() -> str:
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def run_dbt(settings: Settings, args: list[str]) -> int:
+    """Run dbt from the repo root against this settings' warehouse; returns dbt's exit code."""
+    cmd = [dbt_executable(), *args, "--project-dir", str(REPO_ROOT),
+           "--profiles-dir", str(REPO_ROOT / "profiles")]
+    log.info("running %s", " ".join(cmd[:2]))
+    return subprocess.run(cmd, cwd=REPO_ROOT, env=settings.dbt_env(), check=False).returncode
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    return run_dbt(settings, ["build", *args.dbt_args])
+
+
+# ------------------------------------------------------------------- run ----
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from ingestion.demo.generator import generate
+    from ingestion.load import run_load
+
+    started = time.perf_counter()
+    if landing_is_empty(settings):
+        print(f"Landing folder {settings.landing_dir} is empty: writing {args.demo_contacts:,} demo contacts.")
+        generate(args.demo_contacts, args.seed, settings.landing_dir, settings.ground_truth_dir)
+    print("== load landing files")
+    result = run_load(settings)
+    print_load_result(result)
+    print("== dbt build")
+    code = run_dbt(settings, ["build"])
+    summary = summarise_warehouse(settings)
+    print("== summary")
+    print(render_table(["relation", "rows"], summary))
+    print(f"warehouse: {settings.warehouse}")
+    status = "failed" if code or result.failed_files else "succeeded"
+    print(f"Run {status} in {time.perf_counter() - started:.1f}s.")
+    if result.failed_files:
+        print(f"{len(result.failed_files)} file(s) could not be read; see the errors above.", file=sys.stderr)
+    return 1 if code or result.failed_files else 0
+
+
+def summarise_warehouse(settings: Settings) -> list[list[object]]:
+    import duckdb
+
+    rows: list[list[object]] = []
+    if not settings.warehouse.exists():
+        return rows
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        tables = con.sql("select table_schema, table_name from information_schema.tables "
+                         "where table_schema in ('raw_landing', 'staging') and table_name not like '\\_dlt%' escape '\\' "
+                         "order by table_schema, table_name").fetchall()
+        for schema, name in tables:
+            n = con.sql(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
+            rows.append([f"{schema}.{name}", n])
+    finally:
+        con.close()
+    return rows
+
+
+# ----------------------------------------------------------------- bench ----
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from ingestion.bench import run_bench
+
+    return run_bench(args.contacts, args.seed, Path(args.workdir) if args.workdir else None)
+
+
+# ------------------------------------------------------------------ main ----
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ingestion",
+        description="Load CRM contact exports into the DuckDB warehouse and run the dbt project. "
+                    "Paths come from CONTACTS_WAREHOUSE, LANDING_DIR, EXPORT_DIR and GROUND_TRUTH_DIR.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="write deterministic demo CRM exports and their ground truth",
+                          description="Write five demo CRM exports (HubSpot CSV, Salesforce CSV, trade-show "
+                                      "CSV, webinar JSONL, partner Parquet) to the landing folder and the "
+                                      "true person behind every record to the ground-truth folder.")
+    demo.add_argument("--contacts", type=int, default=DEFAULT_DEMO_CONTACTS,
+                      help=f"number of contact records across all files (default {DEFAULT_DEMO_CONTACTS:,})")
+    demo.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed; same seed, same files")
+    demo.add_argument("--landing-dir", help="where to write the exports (default: LANDING_DIR)")
+    demo.add_argument("--truth-dir", help="where to write the ground truth (default: GROUND_TRUTH_DIR)")
+    demo.add_argument("--force", action="store_true", help="write even if the landing folder holds files")
+    demo.set_defaults(func=cmd_demo)
+
+    load = sub.add_parser("load", help="load new and changed landing files into raw_landing.*",
+                          description="Load every new or changed file of the landing folder into the "
+                                      "warehouse (raw_landing.contacts, quarantined_rows, file_loads) and "
+                                      "print rows read, loaded and quarantined per file.")
+    load.add_argument("--strict", action="store_true", help="exit 1 when a file could not be read")
+    load.set_defaults(func=cmd_load)
+
+    build = sub.add_parser("build", help="run `dbt build` against the configured warehouse",
+                           description="Run `dbt build` with the project's profiles and warehouse; "
+                                       "arguments after -- go to dbt (e.g. -- --select staging).")
+    build.add_argument("dbt_args", nargs=argparse.REMAINDER, help="extra arguments for dbt build")
+    build.set_defaults(func=cmd_build)
+
+    run = sub.add_parser("run", help="the batch: demo data if needed, load, dbt build, summary",
+                         description="Write demo data when the landing folder is empty, load the landing "
+                                     "files, run `dbt build` and print a summary. Exit status 1 on failure.")
+    run.add_argument("--demo-contacts", type=int, default=DEFAULT_DEMO_CONTACTS,
+                     help=f"demo records to write when the landing folder is empty "
+                          f"(default {DEFAULT_DEMO_CONTACTS:,})")
+    run.add_argument("--seed", type=int, default=DEFAULT_SEED, help="demo random seed")
+    run.set_defaults(func=cmd_run)
+
+    bench = sub.add_parser("bench", help="time each stage and its peak memory on N demo contacts",
+                           description="Generate N demo contacts in a scratch folder, then time each stage "
+                                       "(generation, DuckDB read_csv floor, ingestion, ...) in its own "
+                                       "process and print a table with seconds and peak memory.")
+    bench.add_argument("--contacts", type=int, default=500_000, help="demo contacts (default 500,000)")
+    bench.add_argument("--seed", type=int, default=DEFAULT_SEED, help="demo random seed")
+    bench.add_argument("--workdir", help="scratch folder (default: a new temporary folder, removed after)")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        # dlt logs through its own logger; keep the terminal to our summary unless asked
+        os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
+    return args.func(args, load_settings())
