@@ -142,11 +142,11 @@ def summarise_warehouse(settings: Settings) -> list[list[object]]:
         return rows
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
-        tables = con.sql("select table_schema, table_name from information_schema.tables "
+        tables = con.execute("select table_schema, table_name from information_schema.tables "
                          "where table_schema in ('raw_landing', 'staging') and table_name not like '\\_dlt%' escape '\\' "
                          "order by table_schema, table_name").fetchall()
         for schema, name in tables:
-            n = con.sql(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
+            n = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
             rows.append([f"{schema}.{name}", n])
     finally:
         con.close()

@@ -134,6 +134,7 @@ class _RecordIndex:
     """Where each CSV record starts and ends, from one vectorised pass over the bytes."""
 
     start_lines: np.ndarray   # 1-based physical line of each non-blank record
+    logical_lines: np.ndarray # DuckDB's reject-table `line`: newlines outside quotes before it, + 1
     starts: np.ndarray        # byte offset of each record
     ends: np.ndarray          # byte offset just past each record (newline excluded)
 
@@ -159,8 +160,9 @@ def index_records(data: bytes) -> _RecordIndex:
     nonempty = end_all > starts
     cr[nonempty] = arr[end_all[nonempty] - 1] == 13
     end_all = end_all - cr
+    logical_lines = np.arange(1, len(starts) + 1)
     keep = end_all > starts
-    return _RecordIndex(start_lines[keep], starts[keep], end_all[keep])
+    return _RecordIndex(start_lines[keep], logical_lines[keep], starts[keep], end_all[keep])
 
 
 def read_csv(path: Path, data: bytes) -> ParsedFile:
@@ -179,6 +181,7 @@ def read_csv(path: Path, data: bytes) -> ParsedFile:
         raise UnreadableFile("no header row")
     # the first record is the header
     data_lines = records.start_lines[1:]
+    data_logical = records.logical_lines[1:]
     data_starts, data_ends = records.starts[1:], records.ends[1:]
 
     columns_sql = "{" + ", ".join(f"'{_sql_str(h)}': 'VARCHAR'" for h in headers) + "}"
@@ -199,17 +202,20 @@ def read_csv(path: Path, data: bytes) -> ParsedFile:
     finally:
         con.close()
 
-    rejected_lines = {int(r[0]) for r in reject_rows}
-    accepted = ~np.isin(data_lines, np.fromiter(rejected_lines, dtype=np.int64, count=len(rejected_lines)))
+    # DuckDB names a rejected row by its logical line (quoted newlines not counted)
+    rejected = np.array([int(r[0]) for r in reject_rows], dtype=np.int64)
+    accepted = ~np.isin(data_logical, rejected)
     row_numbers = np.arange(1, len(data_lines) + 1)
-    line_by_start = {int(line): i for i, line in enumerate(data_lines)}
+    index_by_logical = {int(line): i for i, line in enumerate(data_logical)}
 
     rejects: list[Reject] = []
     for line, reason, csv_line in reject_rows:
-        i = line_by_start.get(int(line))
-        raw = _decode(data[data_starts[i]:data_ends[i]], encoding) if i is not None else (csv_line or "").strip()
-        rejects.append(Reject(int(line), int(row_numbers[i]) if i is not None else None,
-                              "malformed_row", reason, raw))
+        i = index_by_logical.get(int(line))
+        if i is None:
+            rejects.append(Reject(None, None, "malformed_row", reason, (csv_line or "").strip()))
+            continue
+        raw = _decode(data[data_starts[i]:data_ends[i]], encoding)
+        rejects.append(Reject(int(data_lines[i]), int(row_numbers[i]), "malformed_row", reason, raw))
 
     if int(accepted.sum()) == table.num_rows:
         rows = row_numbers[accepted]

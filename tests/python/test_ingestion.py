@@ -1,0 +1,164 @@
+"""Landing-file ingestion against a real DuckDB file: accounting, lineage, idempotency, recovery."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import duckdb
+import pytest
+
+from ingestion.landing import landing_source
+from ingestion.load import make_pipeline, run_load
+from ingestion.readers import detect_delimiter, index_records
+
+
+def query(settings, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return con.sql(sql).fetchall()
+    finally:
+        con.close()
+
+
+def contacts_count(settings) -> int:
+    return query(settings, "select count(*) from raw_landing.contacts")[0][0]
+
+
+def test_every_row_is_loaded_or_quarantined(workspace, fixture_files):
+    result = run_load(workspace)
+    reports = {r.file_path: r for r in result.reports}
+    assert set(reports) == set(fixture_files), "hidden files are skipped, every other file is reported"
+    for name, expected in fixture_files.items():
+        report = reports[name]
+        if expected.get("failed"):
+            assert report.status == "failed"
+            assert report.error_message
+            continue
+        assert report.status == "loaded", report.error_message
+        assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == \
+            (expected["read"], expected["loaded"], expected["quarantined"]), name
+        assert report.quarantine_reasons == expected["reasons"], name
+
+    # the warehouse holds exactly what the reports say, per file
+    loaded = dict(query(workspace, "select _source_file, count(*) from raw_landing.contacts group by 1"))
+    quarantined = dict(query(workspace, "select _source_file, count(*) from raw_landing.quarantined_rows group by 1"))
+    for name, expected in fixture_files.items():
+        if not expected.get("failed"):
+            assert loaded.get(name, 0) == expected["loaded"]
+            assert quarantined.get(name, 0) == expected["quarantined"]
+    log = dict(query(workspace, "select file_path, status from raw_landing.file_loads"))
+    assert log["broken__file.parquet"] == "failed" and log["notes.xlsx"] == "failed"
+    assert "unsupported file type '.xlsx'" in query(
+        workspace, "select error_message from raw_landing.file_loads where file_path = 'notes.xlsx'")[0][0]
+
+
+def test_lineage_line_numbers_and_raw_text(workspace, fixture_files):
+    run_load(workspace)
+    rows = query(workspace, """
+        select source_record_id, _source_row_number, _source_line_number, street, _dlt_load_id is not null
+        from raw_landing.contacts where _source_file = 'crm__contacts.csv' order by _source_row_number""")
+    # record 1 spans lines 2-3 (quoted CRLF), a blank line 6 is not a row
+    assert rows == [("1", 1, 2, "1 Main St\r\nSuite 5", True), ("2", 2, 4, "2 Main St", True),
+                    ("5", 5, 8, 'Straße "am" Ende 1', True)]
+    quarantined = query(workspace, """
+        select _source_row_number, _source_line_number, reason_code, raw_text
+        from raw_landing.quarantined_rows where _source_file = 'crm__contacts.csv' order by 2""")
+    assert quarantined[0][:3] == (3, 5, "malformed_row")
+    assert quarantined[0][3] == "3,Too,Many,x@y.com,,Acme,3 Main St,USA,false,2025-03-15 10:00,lead,EXTRA"
+    assert quarantined[1] == (4, 7, "no_identity", "4,,,,,Lonely Corp,,UK,false,,lead")
+    jsonl = query(workspace, """
+        select _source_line_number, reason_code, raw_text from raw_landing.quarantined_rows
+        where _source_file = 'webinar__feed.jsonl' order by 1""")
+    assert jsonl == [(2, "invalid_json", "not json"), (3, "not_an_object", "[1, 2]"),
+                     (6, "no_identity", '{"registrant_id": "r3", "company": "NoName Ltd"}')]
+    assert query(workspace, "select _source_line_number from raw_landing.quarantined_rows "
+                            "where _source_file = 'bad__quote.csv'") == [(3,)]
+
+
+def test_header_aliases_encodings_and_extra_fields(workspace, fixture_files):
+    run_load(workspace)
+    fair = query(workspace, """
+        select source_system, full_name, company, phone, postal_code, country
+        from raw_landing.contacts where _source_file = 'fair__leads.csv' order by source_record_id""")
+    assert fair[0] == ("fair", "Hélène Dubois", "Société Générale", "+33 1 23 45 67 89", "75008", "France")
+    assert fair[1][1] == "Jürgen Müller"
+    fmt = dict(query(workspace, "select file_path, encoding || ' ' || coalesce(delimiter, '') "
+                                "from raw_landing.file_loads where status = 'loaded'"))
+    assert fmt["fair__leads.csv"] == "latin-1 ;" and fmt["crm__contacts.csv"] == "utf-8 ,"
+
+    crm = query(workspace, """select email, opted_out, extra_fields from raw_landing.contacts
+                              where source_record_id = '2' and _source_file = 'crm__contacts.csv'""")[0]
+    assert crm[:2] == ("bob@acme.com", "true")
+    assert json.loads(crm[2]) == {"Lifecycle Stage": "customer"}
+    r1 = query(workspace, "select opted_out, extra_fields from raw_landing.contacts where source_record_id = 'r1'")[0]
+    assert r1[0] == "true" and json.loads(json.loads(r1[1])["utm"]) == {"source": "x"}
+    partner = query(workspace, """select full_name, email, opted_out, updated_at from raw_landing.contacts
+                                  where source_record_id = 'P1'""")[0]
+    assert partner[:3] == ("Dr. Jane Roe", "jane@roe.io", "true") and partner[3].startswith("2025-01-02T03:04:05")
+    # file-name prefix, or the source_system column, or 'unknown'
+    mixed = query(workspace, "select email, source_system from raw_landing.contacts "
+                             "where _source_file = 'mixed_sources.csv' order by email")
+    assert mixed == [("a@x.com", "hubspot"), ("b@x.com", "unknown")]
+
+
+def test_rerun_loads_nothing_new(workspace, fixture_files):
+    run_load(workspace)
+    before = contacts_count(workspace)
+    second = run_load(workspace)
+    # only the two unreadable files are tried again (and fail again); nothing is loaded twice
+    assert sorted(r.file_path for r in second.reports) == ["broken__file.parquet", "notes.xlsx"]
+    assert all(r.status == "failed" for r in second.reports)
+    assert contacts_count(workspace) == before
+
+
+def test_changed_file_is_loaded_again_touched_file_is_not(workspace, fixture_files):
+    run_load(workspace)
+    before = contacts_count(workspace)
+    fair = workspace.landing_dir / "fair__leads.csv"
+    # same bytes, new modification time: not a change
+    stat = fair.stat()
+    os.utime(fair, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    assert [r.file_path for r in run_load(workspace).reports if r.status == "loaded"] == []
+    # new bytes under the same name: loaded again, as a new file load
+    time.sleep(0.01)
+    with fair.open("ab") as f:
+        f.write("B3;Ana Silva;Acme;;;Portugal\n".encode("latin-1"))
+    result = run_load(workspace)
+    changed = [r for r in result.reports if r.status == "loaded"]
+    assert [(r.file_path, r.rows_loaded) for r in changed] == [("fair__leads.csv", 3)]
+    assert contacts_count(workspace) == before + 3
+    versions = query(workspace, "select count(distinct _source_file_sha256) from raw_landing.contacts "
+                                "where _source_file = 'fair__leads.csv'")
+    assert versions == [(2,)]
+
+
+@pytest.mark.parametrize("crash_after", ["extract", "normalize"])
+def test_interrupted_run_is_finished_by_the_next(workspace, fixture_files, crash_after):
+    """A run killed after extracting (or normalizing) leaves a package; the next run loads it once."""
+    pipeline = make_pipeline(workspace)
+    pipeline.extract(landing_source(str(workspace.landing_dir), str(workspace.header_aliases)))
+    if crash_after == "normalize":
+        pipeline.normalize()
+    assert not workspace.warehouse.exists() or not query(
+        workspace, "select * from information_schema.tables where table_name = 'contacts'")
+
+    result = run_load(workspace)
+    assert result.recovered_packages == 1
+    assert contacts_count(workspace) == sum(e.get("loaded", 0) for e in fixture_files.values())
+    # and a further run adds nothing
+    run_load(workspace)
+    assert contacts_count(workspace) == sum(e.get("loaded", 0) for e in fixture_files.values())
+
+
+def test_record_index_and_delimiter_detection():
+    data = b'h1,h2\r\n"a\nb",c\r\n\r\nd,"e""f"\n'
+    idx = index_records(data)
+    assert idx.start_lines.tolist() == [1, 2, 5]
+    assert idx.logical_lines.tolist() == [1, 2, 4]  # quoted newline not counted, blank line counted
+    assert [data[s:e] for s, e in zip(idx.starts, idx.ends)] == [b"h1,h2", b'"a\nb",c', b'd,"e""f"']
+    assert detect_delimiter("a;b;c") == ";"
+    assert detect_delimiter("a\tb\tc") == "\t"
+    assert detect_delimiter("a|b") == "|"
+    assert detect_delimiter("single") == ","
