@@ -21,7 +21,6 @@ from typing import Any
 
 import dlt
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ingestion.mapping import CANONICAL_FIELDS, HeaderAliases, map_file, source_system_from_file_name
 from ingestion.readers import LINE_NUMBER, ROW_NUMBER, UnreadableFile, read_file
@@ -37,10 +36,8 @@ UTC_TS = pa.timestamp("us", tz="UTC")
 CONTACTS_SCHEMA = pa.schema(
     [pa.field(f, pa.string()) for f in CANONICAL_FIELDS]
     + [pa.field("extra_fields", pa.string()),
-       pa.field("_record_key", pa.string(), nullable=False),
        pa.field("_file_load_id", pa.string(), nullable=False),
        pa.field("_source_file", pa.string(), nullable=False),
-       pa.field("_source_file_sha256", pa.string(), nullable=False),
        pa.field("_source_row_number", pa.int64(), nullable=False),
        pa.field("_source_line_number", pa.int64()),
        pa.field("_loaded_at", UTC_TS, nullable=False)])
@@ -69,7 +66,9 @@ FILE_LOADS_SCHEMA = pa.schema([
     pa.field("started_at", UTC_TS), pa.field("finished_at", UTC_TS),
     pa.field("_loaded_at", UTC_TS, nullable=False),
 ])
-TABLES = {CONTACTS_TABLE: (CONTACTS_SCHEMA, "_record_key"),
+# (file load, row number) is the contacts key; staging joins it into contact_record_id.
+# The file's sha256 is in file_loads, once per file rather than once per row.
+TABLES = {CONTACTS_TABLE: (CONTACTS_SCHEMA, ["_file_load_id", "_source_row_number"]),
           QUARANTINE_TABLE: (QUARANTINE_SCHEMA, "quarantine_key"),
           FILE_LOADS_TABLE: (FILE_LOADS_SCHEMA, "file_load_id")}
 
@@ -119,18 +118,13 @@ def _constant(value: Any, n: int, type_: pa.DataType) -> pa.Array:
 
 
 def build_contacts_table(mapped: pa.Table, report: FileReport, loaded_at: datetime) -> pa.Table:
-    """Canonical columns + lineage: file, sha256, row and line number, load time."""
+    """Canonical columns + lineage: file load, file, row and line number, load time."""
     n = mapped.num_rows
-    rows = mapped.column(ROW_NUMBER)
-    key = pc.binary_join_element_wise(_constant(report.file_load_id, n, pa.string()),
-                                      pc.cast(rows, pa.string()), "-")
     table = mapped.drop_columns([ROW_NUMBER, LINE_NUMBER])
     lineage = {
-        "_record_key": key,
         "_file_load_id": _constant(report.file_load_id, n, pa.string()),
         "_source_file": _constant(report.file_path, n, pa.string()),
-        "_source_file_sha256": _constant(report.file_sha256, n, pa.string()),
-        "_source_row_number": rows,
+        "_source_row_number": mapped.column(ROW_NUMBER),
         "_source_line_number": mapped.column(LINE_NUMBER),
         "_loaded_at": _constant(loaded_at, n, pa.timestamp("us", tz="UTC")),
     }

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
 from ingestion.readers import LINE_NUMBER, ROW_NUMBER, ParsedFile
@@ -92,50 +93,61 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _blank_to_null(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    trimmed = pc.utf8_trim_whitespace(column)
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+
+
 def map_file(parsed: ParsedFile, aliases: HeaderAliases, file_source: str | None) -> MappedFile:
-    """Canonical columns (all text) + extra_fields JSON; rows with no identity go to quarantine."""
+    """Canonical columns (all text) + extra_fields JSON; rows with no identity go to quarantine.
+
+    Column selection and renaming are zero-copy Arrow operations; DuckDB only builds the
+    extra_fields JSON, from the unmapped columns.
+    """
+    table = parsed.table
+    n = table.num_rows
     mapping, extras = aliases.map_headers(parsed.headers)
-    selects = []
+    columns: dict[str, pa.ChunkedArray | pa.Array] = {}
     for f in CANONICAL_FIELDS:
         if f == "source_system":
-            column = f"nullif(trim({_ident(mapping[f])}), '')" if f in mapping else "null"
-            fallback = _lit(file_source) if file_source else "'unknown'"
-            selects.append(f"coalesce({column}, {fallback}) as source_system")
+            given = _blank_to_null(table.column(mapping[f])) if f in mapping else pa.nulls(n, pa.string())
+            columns[f] = pc.fill_null(given, file_source or "unknown")
         elif f in mapping:
-            selects.append(f"{_ident(mapping[f])} as {f}")
+            columns[f] = table.column(mapping[f])
         else:
-            selects.append(f"cast(null as varchar) as {f}")
-    if extras:
-        pairs = ", ".join(f"{_lit(h)}, {_ident(h)}" for h in extras)
-        selects.append(f"cast(json_object({pairs}) as varchar) as extra_fields")
-    else:
-        selects.append("cast(null as varchar) as extra_fields")
-    has_identity = " or ".join(
-        f"coalesce(trim({_ident(mapping[f])}), '') <> ''" for f in IDENTITY_FIELDS if f in mapping) or "false"
-    selects.append(f"({has_identity}) as __has_identity")
-    selects.append(f"{ROW_NUMBER}, {LINE_NUMBER}")
+            columns[f] = pa.nulls(n, pa.string())
+    columns["extra_fields"] = _extra_fields_json(table, extras) if extras else pa.nulls(n, pa.string())
+    columns[ROW_NUMBER] = table.column(ROW_NUMBER)
+    columns[LINE_NUMBER] = table.column(LINE_NUMBER)
+    mapped = pa.table(columns)
 
-    indexed = parsed.table.append_column("__index", pa.array(np.arange(parsed.table.num_rows), pa.int64()))
-    con = duckdb.connect()
-    try:
-        con.register("parsed", indexed)
-        con.execute(f"create temp table mapped as select {', '.join(selects)}, __index from parsed")
-        keep = con.sql("select * exclude (__has_identity, __index) from mapped where __has_identity "
-                       "order by __index").to_arrow_table()
-        missing = con.sql("select __index from mapped where not __has_identity order by __index").fetchall()
-    finally:
-        con.close()
+    has_identity = pa.array(np.zeros(n, dtype=bool))
+    for f in IDENTITY_FIELDS:
+        if f in mapping:
+            present = pc.fill_null(pc.is_valid(_blank_to_null(table.column(mapping[f]))), False)
+            has_identity = pc.or_(has_identity, present)
+    keep = mapped.filter(has_identity)
 
     quarantined = []
-    if missing:
-        table = parsed.table
-        for (index,) in missing:
-            values = {h: table.column(h)[index].as_py() for h in parsed.headers}
-            quarantined.append((
-                table.column(ROW_NUMBER)[index].as_py(),
-                table.column(LINE_NUMBER)[index].as_py(),
-                NO_IDENTITY,
-                "no identity: the row has no email, phone or name",
-                parsed.raw_text(index, values),
-            ))
+    for index in pc.indices_nonzero(pc.invert(has_identity)).to_pylist():
+        values = {h: table.column(h)[index].as_py() for h in parsed.headers}
+        quarantined.append((
+            table.column(ROW_NUMBER)[index].as_py(),
+            table.column(LINE_NUMBER)[index].as_py(),
+            NO_IDENTITY,
+            "no identity: the row has no email, phone or name",
+            parsed.raw_text(index, values),
+        ))
     return MappedFile(keep, quarantined, mapping, extras)
+
+
+def _extra_fields_json(table: pa.Table, extras: list[str]) -> pa.ChunkedArray:
+    """One JSON object per row: unmapped header -> value as exported."""
+    pairs = ", ".join(f"{_lit(h)}, {_ident(h)}" for h in extras)
+    con = duckdb.connect()
+    try:
+        con.register("extras", table.select(extras))
+        result = con.sql(f"select cast(json_object({pairs}) as varchar) as extra_fields from extras").to_arrow_table()
+    finally:
+        con.close()
+    return result.column("extra_fields")

@@ -206,12 +206,10 @@ def read_csv(path: Path, data: bytes) -> ParsedFile:
     rejected = np.array([int(r[0]) for r in reject_rows], dtype=np.int64)
     accepted = ~np.isin(data_logical, rejected)
     row_numbers = np.arange(1, len(data_lines) + 1)
-    index_by_logical = {int(line): i for i, line in enumerate(data_logical)}
-
     rejects: list[Reject] = []
     for line, reason, csv_line in reject_rows:
-        i = index_by_logical.get(int(line))
-        if i is None:
+        i = int(np.searchsorted(data_logical, int(line)))  # logical lines are sorted
+        if i >= len(data_logical) or data_logical[i] != int(line):
             rejects.append(Reject(None, None, "malformed_row", reason, (csv_line or "").strip()))
             continue
         raw = _decode(data[data_starts[i]:data_ends[i]], encoding)

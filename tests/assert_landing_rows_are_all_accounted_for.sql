@@ -46,6 +46,7 @@ compared as (
 )
 
 select * from compared
-where rows_read != rows_loaded + rows_quarantined
+where
+    rows_read != rows_loaded + rows_quarantined
     or rows_loaded != contact_rows
     or rows_quarantined != quarantined_rows

@@ -129,8 +129,11 @@ def test_changed_file_is_loaded_again_touched_file_is_not(workspace, fixture_fil
     changed = [r for r in result.reports if r.status == "loaded"]
     assert [(r.file_path, r.rows_loaded) for r in changed] == [("fair__leads.csv", 3)]
     assert contacts_count(workspace) == before + 3
-    versions = query(workspace, "select count(distinct _source_file_sha256) from raw_landing.contacts "
-                                "where _source_file = 'fair__leads.csv'")
+    versions = query(workspace, """
+        select count(distinct file_loads.file_sha256)
+        from raw_landing.contacts as contacts
+        inner join raw_landing.file_loads as file_loads on contacts._file_load_id = file_loads.file_load_id
+        where contacts._source_file = 'fair__leads.csv'""")
     assert versions == [(2,)]
 
 

@@ -10,7 +10,7 @@ renamed as (
 
     select
         -- ids
-        _record_key as contact_record_id,
+        concat_ws('-', _file_load_id, cast(_source_row_number as varchar)) as contact_record_id,
         _file_load_id as file_load_id,
         source_system,
         source_record_id,
@@ -49,7 +49,6 @@ renamed as (
 
         -- lineage
         _source_file as source_file_path,
-        _source_file_sha256 as source_file_sha256,
         _source_row_number as source_row_number,
         _source_line_number as source_line_number,
         _dlt_load_id as dlt_load_id,
