@@ -9,11 +9,15 @@ is completed by the next run, never loaded twice.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
+import os
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -211,6 +215,48 @@ def _hinted(item: pa.Table, table_name: str) -> Any:
         create_table_variant=True)
 
 
+@dataclass
+class _Prepared:
+    """A landing file after the (thread-safe) work: read, hashed, parsed, mapped."""
+
+    rel: str
+    stat: os.stat_result
+    sha: str | None = None
+    report: FileReport | None = None
+    contacts: pa.Table | None = None
+    quarantine: list[dict] | None = None
+    seconds: float = 0.0
+
+
+def _prepare(path: Path, rel: str, seen: dict | None, aliases: HeaderAliases, loaded_at: datetime) -> _Prepared:
+    """Everything that does not touch dlt state; runs in a worker thread."""
+    started = time.perf_counter()
+    stat = path.stat()
+    data = path.read_bytes()
+    sha = _sha256(data)
+    prepared = _Prepared(rel, stat, sha)
+    if seen and seen["sha256"] == sha:  # touched, not changed
+        return prepared
+    prepared.report, prepared.contacts, prepared.quarantine = process_file(path, rel, data, sha, aliases, loaded_at)
+    prepared.seconds = time.perf_counter() - started
+    return prepared
+
+
+def _ordered_in_threads(tasks: list[Callable[[], _Prepared]], workers: int = 2) -> Iterator[_Prepared]:
+    """Run tasks two at a time, yield results in order: the next file is parsed while dlt writes this one.
+
+    At most `workers` files are held in memory at once.
+    """
+    pending: deque[Future[_Prepared]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="landing") as pool:
+        for task in tasks:
+            pending.append(pool.submit(task))
+            if len(pending) >= workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
 @dlt.resource(name="landing_files", write_disposition="append")
 def landing_files(landing_dir: str, aliases_path: str, reports: list[FileReport] | None = None,
                   loaded_at: datetime | None = None) -> Iterator[Any]:
@@ -223,29 +269,31 @@ def landing_files(landing_dir: str, aliases_path: str, reports: list[FileReport]
     # even when nothing was ever quarantined (the dbt sources rely on that)
     for name, (schema, _) in TABLES.items():
         yield _hinted(schema.empty_table(), name)
+
+    tasks = []
     for path in discover_files(root):
         rel = path.relative_to(root).as_posix()
         stat = path.stat()
         seen = state.get(rel)
         if seen and seen["size"] == stat.st_size and seen["mtime_ns"] == stat.st_mtime_ns:
+            continue  # unchanged since it was loaded: not even read
+        tasks.append(functools.partial(_prepare, path, rel, seen, aliases, loaded_at))
+
+    for prepared in _ordered_in_threads(tasks):
+        rel, report = prepared.rel, prepared.report
+        if report is None:  # same bytes, new mtime
+            state[rel]["mtime_ns"] = prepared.stat.st_mtime_ns
             continue
-        started = time.perf_counter()
-        data = path.read_bytes()
-        sha = _sha256(data)
-        if seen and seen["sha256"] == sha:  # touched, not changed
-            seen["mtime_ns"] = stat.st_mtime_ns
-            continue
-        report, contacts, quarantine = process_file(path, rel, data, sha, aliases, loaded_at)
-        del data
-        if contacts is not None and contacts.num_rows:
-            yield _hinted(contacts, CONTACTS_TABLE)
-        if quarantine:
-            yield _hinted(build_quarantine_table(quarantine, loaded_at), QUARANTINE_TABLE)
+        if prepared.contacts is not None and prepared.contacts.num_rows:
+            yield _hinted(prepared.contacts, CONTACTS_TABLE)
+        if prepared.quarantine:
+            yield _hinted(build_quarantine_table(prepared.quarantine, loaded_at), QUARANTINE_TABLE)
         yield _hinted(build_file_load_table(report, loaded_at), FILE_LOADS_TABLE)
         if report.status == "loaded":
-            state[rel] = {"sha256": sha, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+            state[rel] = {"sha256": prepared.sha, "size": prepared.stat.st_size,
+                          "mtime_ns": prepared.stat.st_mtime_ns}
         log.info("%s: %s, %d read, %d loaded, %d quarantined in %.2fs", rel, report.status,
-                 report.rows_read, report.rows_loaded, report.rows_quarantined, time.perf_counter() - started)
+                 report.rows_read, report.rows_loaded, report.rows_quarantined, prepared.seconds)
         if reports is not None:
             reports.append(report)
 
