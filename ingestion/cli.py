@@ -168,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m ingestion",
         description="Load CRM contact exports into the DuckDB warehouse and run the dbt project. "
                     "Paths come from CONTACTS_WAREHOUSE, LANDING_DIR, EXPORT_DIR and GROUND_TRUTH_DIR.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log at info level (-vv: debug). Info logs carry file names and counts, "
+                             "never emails or names")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="write deterministic demo CRM exports and their ground truth",
@@ -218,9 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not args.verbose:
-        # dlt logs through its own logger; keep the terminal to our summary unless asked
-        os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # dlt logs through its own logger, at the same level
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", logging.getLevelName(level))
     return args.func(args, load_settings())

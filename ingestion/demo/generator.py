@@ -67,6 +67,16 @@ INVALID_PHONES = ["N/A", "000", "12345", "+1 555", "tbd", "0000000000", "n/a",
                   "call reception", "123-456", "+44 (0)"]
 
 
+def _pick(r: random.Random, seq):  # noqa: ANN001, ANN202 - any sequence, its item
+    """random.choice without its rejection sampling: ~3x faster, bias < 1e-15."""
+    return seq[int(r.random() * len(seq))]
+
+
+def _int(r: random.Random, low: int, high: int) -> int:
+    """random.randint(low, high) the same fast way."""
+    return low + int(r.random() * (high - low + 1))
+
+
 @functools.lru_cache(maxsize=65_536)
 def _ascii(text: str) -> str:
     """Fold a name into the ASCII that email local parts use."""
@@ -188,7 +198,7 @@ class DemoGenerator:
         r = self.rng
         if country in ("US", "CA"):
             a, e, line = nsn[:3], nsn[3:6], nsn[6:]
-            return r.choice([
+            return _pick(r, [
                 f"({a}) {e}-{line}", f"{a}-{e}-{line}", f"{a}.{e}.{line}", f"{a}{e}{line}",
                 f"1-{a}-{e}-{line}", f"+1 {a} {e} {line}", f"+1 ({a}) {e}-{line}",
                 f"+1-{a}-{e}-{line}", f"001 {a} {e} {line}", f"{a} {e} {line}",
@@ -196,7 +206,7 @@ class DemoGenerator:
             ])
         groups = _group_nsn(nsn, country)
         national = "0" + " ".join(groups)
-        return r.choice([
+        return _pick(r, [
             national,
             national.replace(" ", ""),
             "0" + "-".join(groups),
@@ -219,12 +229,12 @@ class DemoGenerator:
         seen: set[str] = set()
         attempt = 0
         while len(names) < n:
-            a = r.choice(v.COMPANY_WORDS_A)
-            b = r.choice(v.COMPANY_WORDS_B)
+            a = _pick(r, v.COMPANY_WORDS_A)
+            b = _pick(r, v.COMPANY_WORDS_B)
             if attempt < n * 2 and r.random() < 0.5:
                 name = f"{a} {b}"
             else:
-                words = [r.choice(mids) for _ in range(1 + attempt // (n * 8))]
+                words = [_pick(r, mids) for _ in range(1 + attempt // (n * 8))]
                 name = " ".join([a, *words, b])
             attempt += 1
             slug = _ascii(name)
@@ -238,23 +248,23 @@ class DemoGenerator:
         for i, name in enumerate(names):
             country = self._weighted(v.COUNTRY_WEIGHTS)
             band = r.choices(bands, weights=[b[3] for b in bands])[0]
-            employees = r.randint(band[1], band[2])
-            revenue_index = min(len(v.REVENUE_RANGES) - 1, bands.index(band) + r.randint(-1, 1))
-            legal = r.choice(list(v.LEGAL_SUFFIXES[country]))
+            employees = _int(r, band[1], band[2])
+            revenue_index = min(len(v.REVENUE_RANGES) - 1, bands.index(band) + _int(r, -1, 1))
+            legal = _pick(r, list(v.LEGAL_SUFFIXES[country]))
             company = Company(
                 company_id=f"C{i + 1:07d}",
                 name=name,
                 legal_form=legal,
                 country=country,
                 domain=_ascii(name) + "." + v.COUNTRY_TLD[country],
-                industry=r.choice(v.INDUSTRIES),
+                industry=_pick(r, v.INDUSTRIES),
                 employee_count=employees,
                 size_band=band[0],
                 revenue_range=v.REVENUE_RANGES[max(0, revenue_index)],
                 email_pattern=r.choices(["first.last", "flast", "first", "firstl", "first_last"],
                                         weights=[0.55, 0.2, 0.1, 0.1, 0.05])[0],
             )
-            n_offices = 1 if employees < 500 else r.randint(1, 3)
+            n_offices = 1 if employees < 500 else _int(r, 1, 3)
             for _ in range(n_offices):
                 company.offices.append(self._make_office(country))
             companies.append(company)
@@ -262,32 +272,32 @@ class DemoGenerator:
 
     def _make_office(self, country: str) -> Office:
         r = self.rng
-        city, state_code, spellings, area, postal_prefix = r.choice(v.CITIES[country])
+        city, state_code, spellings, area, postal_prefix = _pick(r, v.CITIES[country])
         postal = _postal_code(r, country, postal_prefix)
         suffix_code = directional = unit_code = unit_value = ""
         if country == "DE":
-            core = r.choice(v.GERMAN_STREETS)
+            core = _pick(r, v.GERMAN_STREETS)
         elif country == "FR":
-            core = r.choice(v.FRENCH_STREETS)
+            core = _pick(r, v.FRENCH_STREETS)
         elif country == "NL":
-            core = r.choice(v.DUTCH_STREETS)
+            core = _pick(r, v.DUTCH_STREETS)
         else:
-            core = r.choice(v.STREET_NAMES.get(country, v.STREET_NAMES["US"]))
+            core = _pick(r, v.STREET_NAMES.get(country, v.STREET_NAMES["US"]))
             if country == "US":
-                suffix_code = r.choice(list(v.US_STREET_SUFFIXES))
+                suffix_code = _pick(r, list(v.US_STREET_SUFFIXES))
                 if r.random() < 0.25:
-                    directional = r.choice(list(v.US_DIRECTIONALS))
+                    directional = _pick(r, list(v.US_DIRECTIONALS))
                 if r.random() < 0.45:
-                    unit_code = r.choice(list(v.US_UNIT_DESIGNATORS))
-                    unit_value = str(r.randint(1, 40) * 100 + r.randint(0, 20)) if unit_code != "FL" \
-                        else str(r.randint(2, 60))
+                    unit_code = _pick(r, list(v.US_UNIT_DESIGNATORS))
+                    unit_value = str(_int(r, 1, 40) * 100 + _int(r, 0, 20)) if unit_code != "FL" \
+                        else str(_int(r, 2, 60))
             else:
-                suffix_code = r.choice(v.OTHER_STREET_SUFFIXES)
+                suffix_code = _pick(r, v.OTHER_STREET_SUFFIXES)
         if country in ("US", "CA"):
             switchboard = self._phone(country, "fixed_line_or_mobile", area)
         else:
             switchboard = self._phone(country, "fixed_line")
-        return Office(city, state_code, spellings, postal, r.randint(1, 2500), core,
+        return Office(city, state_code, spellings, postal, _int(r, 1, 2500), core,
                       suffix_code, directional, unit_code, unit_value, switchboard)
 
     # ------------------------------------------------------------- people ----
@@ -299,7 +309,7 @@ class DemoGenerator:
                 return "Chief Executive Officer", "c_level", "executive"
             return d["chief"], seniority, department
         fn = d["fn"]
-        role = self.rng.choice(v.ROLE_NOUNS[department])
+        role = _pick(self.rng, v.ROLE_NOUNS[department])
         return {
             "vp": f"Vice President of {fn}",
             "director": f"Director of {fn}",
@@ -321,11 +331,11 @@ class DemoGenerator:
                     options.append("Geschäftsführer")
                 if country == "FR":
                     options.append("PDG")
-                return r.choice(options)
+                return _pick(r, options)
             acr = v.DEPARTMENTS[department]["acr"]
-            return r.choice([acr, f"{title} ({acr})", title.upper(), f"Chief {fn} Officer"])
+            return _pick(r, [acr, f"{title} ({acr})", title.upper(), f"Chief {fn} Officer"])
         if seniority == "vp":
-            return r.choice([f"VP of {fn}", f"VP {fn}", f"Vice President, {fn}", f"V.P. {fn}",
+            return _pick(r, [f"VP of {fn}", f"VP {fn}", f"Vice President, {fn}", f"V.P. {fn}",
                              f"SVP {fn}", f"Senior Vice President, {fn}", f"VP, {fn}",
                              f"Vice-President {fn}"])
         if seniority == "director":
@@ -335,17 +345,17 @@ class DemoGenerator:
                 options.append(f"Leiter {fn}")
             if country == "FR":
                 options.append(f"Directeur {fn}")
-            return r.choice(options)
+            return _pick(r, options)
         if seniority == "manager":
             options = [f"Manager, {fn}", f"{fn} Mgr", f"Mgr. {fn}", f"{fn} manager", f"{fn} Team Lead"]
             if country == "FR":
                 options.append(f"Responsable {fn}")
-            return r.choice(options)
+            return _pick(r, options)
         if seniority == "senior":
             role = title.removeprefix("Senior ")
-            return r.choice([f"Sr. {role}", f"Sr {role}", f"Lead {role}", f"Principal {role}",
+            return _pick(r, [f"Sr. {role}", f"Sr {role}", f"Lead {role}", f"Principal {role}",
                              f"{role}, Senior", f"SENIOR {role.upper()}"])
-        return r.choice([f"Junior {title}", f"Jr. {title}", f"Associate {title}", title.lower(),
+        return _pick(r, [f"Junior {title}", f"Jr. {title}", f"Associate {title}", title.lower(),
                          f"{title} I"])
 
     def _email(self, first: str, last: str, domain: str, pattern: str) -> str:
@@ -367,24 +377,24 @@ class DemoGenerator:
 
     def _make_person(self, index: int, company: Company) -> Person:
         r = self.rng
-        office = r.choice(company.offices)
+        office = _pick(r, company.offices)
         country = company.country
-        culture = r.choice(v.COUNTRY_CULTURE[country])
-        first = r.choice(v.FIRST_NAMES[culture])
-        last = r.choice(v.LAST_NAMES[culture])
+        culture = _pick(r, v.COUNTRY_CULTURE[country])
+        first = _pick(r, v.FIRST_NAMES[culture])
+        last = _pick(r, v.LAST_NAMES[culture])
         seniority = self._weighted(v.SENIORITY_WEIGHTS)
         department = self._weighted(v.DEPARTMENT_WEIGHTS)
         title, seniority, department = self._title(seniority, department)
         email = self._email(first, last, company.domain, company.email_pattern)
         personal = None
         if r.random() < 0.4:
-            free_domain = r.choice(v.FREE_MAIL_DOMAINS[:6] if r.random() < 0.7 else v.FREE_MAIL_DOMAINS)
-            personal = self._email(first, last + str(r.randint(1, 99)), free_domain, "first.last")
+            free_domain = _pick(r, v.FREE_MAIL_DOMAINS[:6] if r.random() < 0.7 else v.FREE_MAIL_DOMAINS)
+            personal = self._email(first, last + str(_int(r, 1, 99)), free_domain, "first.last")
         phone = phone_type = None
         if r.random() < 0.85:
             if country in ("US", "CA"):
                 phone_type = "fixed_line_or_mobile"
-                area = r.choice(v.CITIES[country])[3]
+                area = _pick(r, v.CITIES[country])[3]
                 phone = self._phone(country, phone_type, area)
             else:
                 phone_type = "mobile" if r.random() < 0.6 else "fixed_line"
@@ -430,10 +440,10 @@ class DemoGenerator:
         for person, n in zip(persons, record_counts):
             if n >= 2 and r.random() < 0.18:
                 self._change_job(person, companies)
-            base_day = r.randint(0, EPOCH_DAYS - 200)
+            base_day = _int(r, 0, EPOCH_DAYS - 200)
             for k in range(n):
-                day = base_day + (0 if k == 0 else r.randint(1, 180))
-                updated = EPOCH_START + timedelta(days=day, seconds=r.randint(0, 86_399))
+                day = base_day + (0 if k == 0 else _int(r, 1, 180))
+                updated = EPOCH_START + timedelta(days=day, seconds=_int(r, 0, 86_399))
                 records.append(self._record(person, k, updated, base_day))
         r.shuffle(records)
         return companies, persons, records
@@ -470,20 +480,20 @@ class DemoGenerator:
             phone, phone_type = office.switchboard, ("fixed_line_or_mobile"
                                                      if p.country in ("US", "CA") else "fixed_line")
             kinds.append("job_change")
-            updated = EPOCH_START + timedelta(days=max(0, base_day - r.randint(200, 600)),
-                                              seconds=r.randint(0, 86_399))
+            updated = EPOCH_START + timedelta(days=max(0, base_day - _int(r, 200, 600)),
+                                              seconds=_int(r, 0, 86_399))
 
         # ---- names
         first, last = p.first_name, p.last_name
         canonical_first = first
         if first in v.NICKNAMES and r.random() < (0.3 if is_dup else 0.08):
-            first = r.choice(v.NICKNAMES[first])
+            first = _pick(r, v.NICKNAMES[first])
             kinds.append("nickname")
         if is_dup and r.random() < 0.1 and len(last) >= 4:
             last = _typo(r, last)
             kinds.append("typo")
         if is_dup and r.random() < 0.04:
-            first = first[0] + r.choice([".", ""])
+            first = first[0] + _pick(r, [".", ""])
             kinds.append("initial")
         first, last = _case_noise(r, first), _case_noise(r, last)
         if r.random() < 0.02:
@@ -499,7 +509,7 @@ class DemoGenerator:
         if email_value and email_value.endswith("@gmail.com") and r.random() < 0.3:
             local, domain = email_value.split("@")
             email_value = (local.replace(".", "") if r.random() < 0.5 else local + "+" +
-                           r.choice(["news", "crm", "webinar"])) + "@" + domain
+                           _pick(r, ["news", "crm", "webinar"])) + "@" + domain
         if r.random() < 0.005:
             email_value = "info@" + company.domain
             kinds.append("role_email")
@@ -527,7 +537,7 @@ class DemoGenerator:
         if r.random() < 0.12:
             phone_value, phone_true, phone_valid = None, None, False
         elif r.random() < 0.01:
-            phone_value, phone_true, phone_valid = r.choice(INVALID_PHONES), None, False
+            phone_value, phone_true, phone_valid = _pick(r, INVALID_PHONES), None, False
 
         # ---- company, title
         company_value = _company_variant(r, company)
@@ -538,8 +548,8 @@ class DemoGenerator:
 
         # ---- address
         addr = _address_variant(r, p.country, office)
-        country_value = r.choice(v.COUNTRY_SPELLINGS[p.country]) if r.random() > 0.05 else None
-        state_value = r.choice(office.state_spellings) if office.state_spellings and r.random() > 0.1 else None
+        country_value = _pick(r, v.COUNTRY_SPELLINGS[p.country]) if r.random() > 0.05 else None
+        state_value = _pick(r, office.state_spellings) if office.state_spellings and r.random() > 0.1 else None
         postal_value = _postal_variant(r, p.country, office.postal_code)
 
         opted_out = p.opted_out and r.random() < 0.7
@@ -550,7 +560,7 @@ class DemoGenerator:
             "source_record_id": _record_id(source, self._record_ids[source], r),
             "record_index": k,
             "duplicate_kinds": kinds,
-            "salutation": r.choice(v.SALUTATIONS) if r.random() < 0.2 else None,
+            "salutation": _pick(r, v.SALUTATIONS) if r.random() < 0.2 else None,
             "first_name": first,
             "last_name": last,
             "email": email_value,
@@ -560,7 +570,7 @@ class DemoGenerator:
             "job_title": title_value,
             "street": addr["street"],
             "street2": addr["street2"],
-            "city": r.choice(v.CITY_SPELLINGS.get(office.city, [office.city])),
+            "city": _pick(r, v.CITY_SPELLINGS.get(office.city, [office.city])),
             "state": state_value,
             "postal_code": postal_value,
             "country": country_value,
@@ -619,7 +629,7 @@ class DemoGenerator:
     def _junk_rows(self) -> list[dict]:
         """Rows with no identity (no email, phone or name): what a CRM's blank form leaves."""
         n = max(1, self.contacts // 4000)
-        return [{"company": self.rng.choice(v.COMPANY_WORDS_A) + " " + self.rng.choice(v.COMPANY_WORDS_B),
+        return [{"company": _pick(self.rng, v.COMPANY_WORDS_A) + " " + _pick(self.rng, v.COMPANY_WORDS_B),
                  "city": "London"} for _ in range(n)]
 
 
@@ -645,19 +655,19 @@ def _group_nsn(nsn: str, country: str) -> list[str]:
 def _postal_code(r: random.Random, country: str, prefix: str) -> str:
     letters = "ABCDEFGHJKLMNPRSTUVWXYZ"
     if country == "US":
-        return prefix + f"{r.randint(0, 99):02d}"
+        return prefix + f"{_int(r, 0, 99):02d}"
     if country == "CA":
-        return f"{prefix} {r.randint(0, 9)}{r.choice(letters)}{r.randint(0, 9)}"
+        return f"{prefix} {_int(r, 0, 9)}{_pick(r, letters)}{_int(r, 0, 9)}"
     if country == "GB":
-        return f"{prefix} {r.randint(1, 9)}{r.choice(letters)}{r.choice(letters)}"
+        return f"{prefix} {_int(r, 1, 9)}{_pick(r, letters)}{_pick(r, letters)}"
     if country in ("DE", "FR"):
-        return prefix + f"{r.randint(1, 999):03d}"
+        return prefix + f"{_int(r, 1, 999):03d}"
     if country == "NL":
-        return f"{prefix}{r.randint(11, 99)} {r.choice(letters)}{r.choice(letters)}"
+        return f"{prefix}{_int(r, 11, 99)} {_pick(r, letters)}{_pick(r, letters)}"
     if country == "AU":
-        return str(int(prefix) + r.randint(0, 99))
+        return str(int(prefix) + _int(r, 0, 99))
     if country == "IN":
-        return prefix + f"{r.randint(1, 99):03d}"
+        return prefix + f"{_int(r, 1, 99):03d}"
     return prefix
 
 
@@ -667,7 +677,7 @@ def _postal_variant(r: random.Random, country: str, code: str) -> str | None:
         return None
     if country == "US":
         if roll < 0.2:
-            return code + "-" + f"{r.randint(0, 9999):04d}"
+            return code + "-" + f"{_int(r, 0, 9999):04d}"
         if code.startswith("0") and roll < 0.3:
             return code.lstrip("0")  # a spreadsheet ate the leading zero
         return code
@@ -685,23 +695,23 @@ def _postal_variant(r: random.Random, country: str, code: str) -> str | None:
 def _address_variant(r: random.Random, country: str, o: Office) -> dict:
     unit = ""
     if country == "US":
-        direction = (r.choice(v.US_DIRECTIONALS[o.directional]) + " ") if o.directional else ""
-        suffix = r.choice(v.US_STREET_SUFFIXES[o.suffix_code])
+        direction = (_pick(r, v.US_DIRECTIONALS[o.directional]) + " ") if o.directional else ""
+        suffix = _pick(r, v.US_STREET_SUFFIXES[o.suffix_code])
         street = f"{o.street_number} {direction}{o.street_core} {suffix}"
         if o.unit_code:
-            designator = r.choice(v.US_UNIT_DESIGNATORS[o.unit_code])
+            designator = _pick(r, v.US_UNIT_DESIGNATORS[o.unit_code])
             unit = f"{designator} {o.unit_value}" if not designator.endswith("#") else \
                 f"{designator}{o.unit_value}"
     elif country == "DE":
         core = o.street_core
         if core.endswith("straße"):
-            core = core[:-6] + r.choice(v.GERMAN_STREET_VARIANTS["straße"])
+            core = core[:-6] + _pick(r, v.GERMAN_STREET_VARIANTS["straße"])
         street = f"{core} {o.street_number % 200}"
     elif country == "FR":
         core = o.street_core
         head = core.split(" ")[0]
         if head in v.FRENCH_STREET_VARIANTS:
-            core = r.choice(v.FRENCH_STREET_VARIANTS[head]) + core[len(head):]
+            core = _pick(r, v.FRENCH_STREET_VARIANTS[head]) + core[len(head):]
         street = f"{o.street_number % 150}, {core}" if r.random() < 0.3 else f"{o.street_number % 150} {core}"
     elif country == "NL":
         street = f"{o.street_core} {o.street_number % 400}"
@@ -710,7 +720,7 @@ def _address_variant(r: random.Random, country: str, o: Office) -> dict:
         if r.random() < 0.4:
             street = street.replace("Street", "St").replace("Road", "Rd").replace("Avenue", "Ave")
         if r.random() < 0.2:
-            unit = f"Level {r.randint(1, 30)}" if country == "AU" else f"Floor {r.randint(1, 30)}"
+            unit = f"Level {_int(r, 1, 30)}" if country == "AU" else f"Floor {_int(r, 1, 30)}"
     if r.random() < 0.07:
         street = street.upper()
     street2 = None
@@ -725,7 +735,7 @@ def _address_variant(r: random.Random, country: str, o: Office) -> dict:
 
 
 def _typo(r: random.Random, word: str) -> str:
-    i = r.randint(1, len(word) - 2)
+    i = _int(r, 1, len(word) - 2)
     op = r.random()
     if op < 0.35:
         return word[:i] + word[i + 1] + word[i] + word[i + 2:]
@@ -733,7 +743,7 @@ def _typo(r: random.Random, word: str) -> str:
         return word[:i] + word[i + 1:]
     if op < 0.8:
         return word[:i] + word[i] + word[i:]
-    return word[:i] + r.choice("aeiourstn") + word[i + 1:]
+    return word[:i] + _pick(r, "aeiourstn") + word[i + 1:]
 
 
 def _case_noise(r: random.Random, text: str) -> str:
@@ -749,7 +759,7 @@ def _case_noise(r: random.Random, text: str) -> str:
 
 def _broken_email(r: random.Random, email: str | None) -> str:
     local, _, domain = (email or "someone@example.com").partition("@")
-    return r.choice([
+    return _pick(r, [
         f"{local}@{domain.rsplit('.', 1)[0]}",
         f"{local}@@{domain}",
         f"{local.replace('.', ' ')} @{domain}",
@@ -768,7 +778,7 @@ def _company_variant(r: random.Random, c: Company) -> str | None:
     if roll < 0.35:
         value = name
     else:
-        suffix = r.choice(v.LEGAL_SUFFIXES[c.country][c.legal_form])
+        suffix = _pick(r, v.LEGAL_SUFFIXES[c.country][c.legal_form])
         value = f"{name}{suffix}" if suffix.startswith(",") else f"{name} {suffix}"
     if r.random() < 0.06:
         value = value.upper()
@@ -778,7 +788,7 @@ def _company_variant(r: random.Random, c: Company) -> str | None:
 
 
 def _website_variant(r: random.Random, domain: str) -> str:
-    return r.choice([f"https://www.{domain}/", f"http://{domain}", f"www.{domain}", domain,
+    return _pick(r, [f"https://www.{domain}/", f"http://{domain}", f"www.{domain}", domain,
                      f"https://{domain}", f"https://www.{domain}/contact", f"WWW.{domain.upper()}"])
 
 
@@ -808,7 +818,7 @@ def _full_name(rec: dict, r: random.Random) -> str | None:
     if rec["salutation"] and r.random() < 0.5:
         name = f"{rec['salutation']} {name}"
     if r.random() < 0.02:
-        name = f"{name} {r.choice(v.NAME_SUFFIXES)}"
+        name = f"{name} {_pick(r, v.NAME_SUFFIXES)}"
     return name
 
 

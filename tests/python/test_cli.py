@@ -72,3 +72,16 @@ def test_run_generates_demo_loads_and_builds(workspace):
     again = cli("run", env=env)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "nothing to load" in again.stdout
+
+
+def test_info_logs_carry_no_emails_or_names(workspace, fixture_files):
+    """Logs at info level name files and counts, never the people in them."""
+    import os
+    import re
+
+    result = cli("-v", "load", env=dict(os.environ))
+    assert result.returncode == 0, result.stderr
+    assert "INFO" in result.stderr and "crm__contacts.csv" in result.stderr
+    assert not re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", result.stderr), "an email address reached the logs"
+    for name in ("Ann", "Stone", "Hélène", "Müller", "Jane Roe"):
+        assert name not in result.stderr

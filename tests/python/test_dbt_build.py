@@ -31,6 +31,11 @@ def test_dbt_build_passes_on_staged_fixtures(workspace, fixture_files):
         con.close()
 
 
+def test_source_freshness_passes_after_a_load(workspace, fixture_files):
+    run_load(workspace)
+    assert run_dbt(workspace, ["source", "freshness"]) == 0
+
+
 def test_accounting_test_fails_when_a_row_goes_missing(workspace, fixture_files):
     """The singular test is honest: delete one loaded row and `dbt build` fails."""
     run_load(workspace)
