@@ -2,7 +2,9 @@
 
 Each file is loaded once per content: the resource state remembers the
 sha256 of every file it loaded, so a re-run loads nothing new and a changed
-file (new bytes under the same name) is loaded again. The state travels in
+file (new bytes under the same name) is loaded again. (Not a
+`dlt.sources.incremental` cursor: a content hash is not monotonic, and a
+re-exported file may carry an older modification time.) The state travels in
 the same load package as the data, so a run killed before its load finished
 is completed by the next run, never loaded twice.
 """
