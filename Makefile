@@ -11,13 +11,15 @@ PYTEST_ARGS ?=
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt constraints.txt
+$(STAMP): requirements.txt constraints.txt Makefile
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
 	# `source .venv/bin/activate` then makes plain `dbt build` find profiles/profiles.yml
 	echo 'export DBT_PROFILES_DIR="$(CURDIR)/profiles"' >> $(BIN)/activate
+	# the repository on the venv's path: dbt-duckdb imports ingestion.duckdb_functions from any cwd
+	echo "$(CURDIR)" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/contact_enrichment.pth"
 	touch $(STAMP)
 
 ## the batch: demo data if the landing folder is empty, load, dbt build, summary

@@ -153,6 +153,17 @@ def summarise_warehouse(settings: Settings) -> list[list[object]]:
     return rows
 
 
+# -------------------------------------------------------------- accuracy ----
+
+def cmd_accuracy(args: argparse.Namespace, settings: Settings) -> int:
+    from ingestion.accuracy import measure, render
+
+    truth = Path(args.truth_dir) if args.truth_dir else settings.ground_truth_dir
+    results = measure(settings.warehouse, truth)
+    print(render(results))
+    return 0 if all(r.meets_target for r in results) else 1
+
+
 # ----------------------------------------------------------------- bench ----
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
@@ -206,6 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
                           f"(default {DEFAULT_DEMO_CONTACTS:,})")
     run.add_argument("--seed", type=int, default=DEFAULT_SEED, help="demo random seed")
     run.set_defaults(func=cmd_run)
+
+    accuracy = sub.add_parser("accuracy", help="score the cleaned layer against the demo ground truth",
+                              description="Join cleaned.cleaned_contacts to the demo generator's ground truth "
+                                          "and print per-field accuracy (email, phone, country) against the "
+                                          "targets. Exit status 1 when a target is missed.")
+    accuracy.add_argument("--truth-dir", help="ground-truth folder (default: GROUND_TRUTH_DIR)")
+    accuracy.set_defaults(func=cmd_accuracy)
 
     bench = sub.add_parser("bench", help="time each stage and its peak memory on N demo contacts",
                            description="Generate N demo contacts in a scratch folder, then time each stage "

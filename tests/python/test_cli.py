@@ -12,7 +12,7 @@ import pytest
 from ingestion.cli import build_parser
 from ingestion.settings import REPO_ROOT
 
-COMMANDS = ["demo", "load", "build", "run", "bench"]
+COMMANDS = ["demo", "load", "build", "run", "accuracy", "bench"]
 
 
 def cli(*args: str, env=None) -> subprocess.CompletedProcess:
@@ -67,6 +67,11 @@ def test_run_generates_demo_loads_and_builds(workspace):
     assert {(f, r): n for f, r, n in quarantined} == expected_counts
     assert staged == 3000 - sum(1 for e in expected if e["reason"] == "malformed_row")
     assert read == staged + len(expected)
+
+    # the cleaned layer meets its accuracy targets on the demo data
+    scored = cli("accuracy", env=env)
+    assert scored.returncode == 0, scored.stdout + scored.stderr
+    assert "email" in scored.stdout and "NO" not in scored.stdout
 
     # a second run finds nothing new and still succeeds
     again = cli("run", env=env)

@@ -1,0 +1,75 @@
+"""Accuracy of the cleaned layer against the demo generator's ground truth.
+
+`python -m ingestion accuracy` (and `make bench`) join `cleaned.cleaned_contacts` to
+GROUND_TRUTH_DIR/records.parquet on (source system, source record id) and print, per
+field, how many records the cleaned value gets right:
+
+- email: valid addresses equal the true address; invalid ones are flagged invalid
+  (records whose export had an email);
+- phone: valid numbers equal the true E.164; invalid ones are flagged invalid
+  (records whose export had a phone);
+- country: the ISO code equals the true country (records whose export named a country).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+TARGETS = {"email": 0.995, "country": 0.995, "phone": 0.99}
+
+CHECKS = {
+    "email": ("truth.email_is_valid is not null",
+              "case when truth.email_is_valid then cleaned.is_email_valid and cleaned.email_address = truth.true_email "
+              "else not cleaned.is_email_valid end"),
+    "phone": ("truth.phone_is_valid is not null",
+              "case when truth.phone_is_valid then cleaned.is_phone_valid and cleaned.phone_e164 = truth.true_phone_e164 "
+              "else not cleaned.is_phone_valid end"),
+    "country": ("cleaned.country_original is not null",
+                "coalesce(cleaned.country_code = truth.true_country_code, false)"),
+}
+
+
+@dataclass
+class FieldAccuracy:
+    field: str
+    records: int
+    correct: int
+    target: float
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.records if self.records else 0.0
+
+    @property
+    def meets_target(self) -> bool:
+        return self.records > 0 and self.accuracy >= self.target
+
+
+def measure(warehouse: Path, truth_dir: Path) -> list[FieldAccuracy]:
+    truth = (truth_dir / "records.parquet").as_posix().replace("'", "''")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        results = []
+        for field, (scope, correct) in CHECKS.items():
+            records, right = con.execute(f"""
+                select count(*), count(*) filter (where {correct})
+                from cleaned.cleaned_contacts as cleaned
+                inner join read_parquet('{truth}') as truth
+                    on cleaned.source_system = truth.source_system
+                    and cleaned.source_record_id = truth.source_record_id
+                where {scope}""").fetchone()
+            results.append(FieldAccuracy(field, records, right, TARGETS[field]))
+        return results
+    finally:
+        con.close()
+
+
+def render(results: list[FieldAccuracy]) -> str:
+    from ingestion.cli import render_table
+
+    return render_table(["field", "records", "correct", "accuracy", "target", "met"],
+                        [[r.field, r.records, r.correct, f"{r.accuracy:.2%}", f"{r.target:.1%}",
+                          "yes" if r.meets_target else "NO"] for r in results])
