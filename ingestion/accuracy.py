@@ -8,7 +8,12 @@ field, how many records the cleaned value gets right:
   (records whose export had an email);
 - phone: valid numbers equal the true E.164; invalid ones are flagged invalid
   (records whose export had a phone);
-- country: the ISO code equals the true country (records whose export named a country).
+- country: the ISO code equals the true country (records whose export named a country);
+- street_suffix: the USPS suffix equals the true one (US records with a street);
+- state: the state or province code equals the true one (records that name a state);
+- postal_code: the formatted code equals the true one (records with a postal code);
+- company_domain: the company domain equals the true one (records where one was found);
+- seniority: the level read from the job title equals the true one (records with a title).
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from pathlib import Path
 
 import duckdb
 
-TARGETS = {"email": 0.995, "country": 0.995, "phone": 0.99}
+TARGETS = {"email": 0.995, "country": 0.995, "phone": 0.99, "street_suffix": 0.98, "state": 0.98,
+           "postal_code": 0.98, "company_domain": 0.98, "seniority": 0.95}
 
 CHECKS = {
     "email": ("truth.email_is_valid is not null",
@@ -27,8 +33,18 @@ CHECKS = {
     "phone": ("truth.phone_is_valid is not null",
               "case when truth.phone_is_valid then cleaned.is_phone_valid and cleaned.phone_e164 = truth.true_phone_e164 "
               "else not cleaned.is_phone_valid end"),
-    "country": ("cleaned.country_original is not null",
+    "country": ("cleaned.country_original is not null and cleaned.country_code_source = 'country_field'",
                 "coalesce(cleaned.country_code = truth.true_country_code, false)"),
+    "street_suffix": ("truth.true_street_suffix is not null and cleaned.street_line_1_original is not null",
+                      "coalesce(cleaned.street_suffix = truth.true_street_suffix, false)"),
+    "state": ("truth.true_state_code is not null and cleaned.state_original is not null",
+              "coalesce(cleaned.state_code = truth.true_state_code, false)"),
+    "postal_code": ("cleaned.postal_code_original is not null",
+                    "coalesce(cleaned.postal_code = truth.true_postal_code, false)"),
+    "company_domain": ("cleaned.company_domain is not null and not cleaned.is_role_email",
+                       "cleaned.company_domain = truth.true_company_domain"),
+    "seniority": ("cleaned.job_title is not null",
+                  "coalesce(cleaned.seniority = truth.true_seniority, false)"),
 }
 
 

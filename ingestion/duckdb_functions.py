@@ -3,8 +3,18 @@
 profiles/profiles.yml lists this module under `plugins:`, so every connection dbt
 opens has them. Each is vectorised (an Arrow UDF: one Python call per batch).
 
+- `name_case(name VARCHAR)` -> VARCHAR: fixes the case of a name typed all upper or
+  all lower ("MCDONALD" -> "McDonald", "o'brien" -> "O'Brien", "SMITH-JONES" ->
+  "Smith-Jones", "van der berg" -> "van der Berg"); a name already in mixed case is kept
+  as typed ("DeShawn", "von der Leyen"). Whitespace is trimmed and collapsed.
+- `surname_case(name VARCHAR)` -> VARCHAR: name_case for a surname field, where a leading
+  Dutch or German particle stays lower case ("VAN DER BERG" -> "van der Berg") while
+  French "Le"/"La" keep their capital ("LE GALL" -> "Le Gall").
+- `parse_person_name(full_name VARCHAR)` -> `STRUCT(salutation, first_name, middle_name,
+  last_name, suffix)`: splits a one-field name with the `nameparser` package ("Smith,
+  John", "Dr. Jane Roe", "Jean-Luc Picard Jr.", "Jan van der Berg").
 - `phone_parse(raw VARCHAR, default_region VARCHAR)` ->
-  `STRUCT(e164 VARCHAR, is_valid BOOLEAN, number_type VARCHAR)`: Google's
+  `STRUCT(e164 VARCHAR, is_valid BOOLEAN, number_type VARCHAR, region_code VARCHAR)`: Google's
   libphonenumber rules (the `phonenumbers` package) rather than numbering plans
   re-derived in SQL. National numbers are read in `default_region` (ISO 3166-1
   alpha-2); numbers written with `+` or a leading `00` carry their own country.
@@ -14,8 +24,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import re
+
 import phonenumbers
 import pyarrow as pa
+from nameparser import HumanName
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 try:  # dbt-duckdb is present when dbt loads this module; tests may register without it
@@ -23,7 +36,7 @@ try:  # dbt-duckdb is present when dbt loads this module; tests may register wit
 except ImportError:  # pragma: no cover
     BasePlugin = object  # type: ignore[misc,assignment]
 
-PHONE_STRUCT = "STRUCT(e164 VARCHAR, is_valid BOOLEAN, number_type VARCHAR)"
+PHONE_STRUCT = "STRUCT(e164 VARCHAR, is_valid BOOLEAN, number_type VARCHAR, region_code VARCHAR)"
 NUMBER_TYPES = {
     PhoneNumberType.MOBILE: "mobile",
     PhoneNumberType.FIXED_LINE: "fixed_line",
@@ -35,10 +48,10 @@ NUMBER_TYPES = {
 }
 
 
-def parse_phone(raw: str | None, default_region: str | None) -> tuple[str | None, bool | None, str | None]:
-    """(E.164, is_valid, number type) of one number; (None, None, None) when there is no number."""
+def parse_phone(raw: str | None, default_region: str | None) -> tuple[str | None, bool | None, str | None, str | None]:
+    """(E.164, is_valid, number type, region) of one number; all None when there is no number."""
     if raw is None or not raw.strip():
-        return None, None, None
+        return None, None, None, None
     text = raw.strip()
     if text.startswith("00"):
         # "00" is the international prefix nearly everywhere, but not in the US (011)
@@ -47,11 +60,12 @@ def parse_phone(raw: str | None, default_region: str | None) -> tuple[str | None
     try:
         number = phonenumbers.parse(text, (default_region or "").upper() or None)
     except phonenumbers.NumberParseException:
-        return None, False, None
+        return None, False, None, None
     if not phonenumbers.is_valid_number(number):
-        return None, False, None
+        return None, False, None, None
     e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
-    return e164, True, NUMBER_TYPES.get(phonenumbers.number_type(number), "other")
+    return (e164, True, NUMBER_TYPES.get(phonenumbers.number_type(number), "other"),
+            phonenumbers.region_code_for_number(number))
 
 
 def phone_parse_arrow(raw: pa.Array, default_region: pa.Array) -> pa.StructArray:
@@ -63,15 +77,108 @@ def phone_parse_arrow(raw: pa.Array, default_region: pa.Array) -> pa.StructArray
         if hit is None:
             hit = cache[key] = parse_phone(*key)
         results.append(hit)
-    e164, valid, kind = zip(*results) if results else ((), (), ())
+    e164, valid, kind, region = zip(*results) if results else ((), (), (), ())
     return pa.StructArray.from_arrays(
-        [pa.array(e164, pa.string()), pa.array(valid, pa.bool_()), pa.array(kind, pa.string())],
-        names=["e164", "is_valid", "number_type"])
+        [pa.array(e164, pa.string()), pa.array(valid, pa.bool_()), pa.array(kind, pa.string()),
+         pa.array(region, pa.string())],
+        names=["e164", "is_valid", "number_type", "region_code"])
+
+
+NAME_STRUCT = ("STRUCT(salutation VARCHAR, first_name VARCHAR, middle_name VARCHAR, "
+               "last_name VARCHAR, suffix VARCHAR)")
+# lower-case name particles: they stay lower case unless they open the value ("van der Berg")
+PARTICLES = {"van", "der", "den", "de", "la", "le", "von", "du", "di", "da", "del", "dos", "das", "ter", "ten",
+             "af", "av", "zu", "y", "e"}
+_WORD = re.compile(r"[^\s\-']+|[\s\-']+")
+
+
+def _cap_word(word: str) -> str:
+    if len(word) > 2 and word.startswith("mc"):
+        return "Mc" + word[2].upper() + word[3:]
+    return word[:1].upper() + word[1:]
+
+
+# a surname may open with these in lower case ("van der Berg"); French "Le"/"La" keep their capital
+SURNAME_LEADING_PARTICLES = PARTICLES - {"le", "la", "y", "e"}
+
+
+def surname_case(name: str | None) -> str | None:
+    """name_case for a surname field: a leading Dutch/German particle stays lower case."""
+    cased = name_case(name)
+    if cased is None or cased == " ".join((name or "").split()):
+        return cased  # kept as typed
+    first, _, rest = cased.partition(" ")
+    if rest and first.lower() in SURNAME_LEADING_PARTICLES:
+        return first.lower() + " " + rest
+    return cased
+
+
+def name_case(name: str | None) -> str | None:
+    """Proper case for a name typed in one case; mixed-case names are kept as typed."""
+    if name is None:
+        return None
+    text = " ".join(name.split())
+    if not text:
+        return None
+    letters = [ch for ch in text if ch.isalpha()]
+    if any(ch.isupper() for ch in letters) and any(ch.islower() for ch in letters):
+        return text
+    parts = _WORD.findall(text.lower())
+    out = []
+    for i, part in enumerate(parts):
+        if not part[0].isalpha():
+            out.append(part)
+        elif i > 0 and part in PARTICLES and parts[i - 1] == " ":
+            out.append(part)
+        else:
+            out.append(_cap_word(part))
+    return "".join(out)
+
+
+def parse_person_name(full_name: str | None) -> tuple[str | None, ...]:
+    """(salutation, first, middle, last, suffix) of a one-field name, each case-fixed."""
+    if full_name is None or not full_name.strip():
+        return (None,) * 5
+    name = HumanName(" ".join(full_name.split()))
+    parts = (name.title, name_case(name.first), name_case(name.middle), surname_case(name.last), name.suffix)
+    return tuple(part or None for part in parts)
+
+
+def _cached_map(fn: Any, *columns: pa.Array) -> list:
+    cache: dict = {}
+    out = []
+    for key in zip(*(c.to_pylist() for c in columns)):
+        hit = cache.get(key)
+        if hit is None and key not in cache:
+            hit = cache[key] = fn(*key)
+        out.append(hit)
+    return out
+
+
+def name_case_arrow(names: pa.Array) -> pa.Array:
+    return pa.array(_cached_map(name_case, names), pa.string())
+
+
+def surname_case_arrow(names: pa.Array) -> pa.Array:
+    return pa.array(_cached_map(surname_case, names), pa.string())
+
+
+def parse_person_name_arrow(names: pa.Array) -> pa.StructArray:
+    rows = _cached_map(parse_person_name, names)
+    fields = ["salutation", "first_name", "middle_name", "last_name", "suffix"]
+    columns = list(zip(*rows)) if rows else [()] * len(fields)
+    return pa.StructArray.from_arrays([pa.array(c, pa.string()) for c in columns], names=fields)
 
 
 def register(conn: Any) -> None:
     """Register every function on a DuckDB connection."""
     conn.create_function("phone_parse", phone_parse_arrow, ["VARCHAR", "VARCHAR"], PHONE_STRUCT,
+                         type="arrow", null_handling="special", side_effects=False)
+    conn.create_function("name_case", name_case_arrow, ["VARCHAR"], "VARCHAR",
+                         type="arrow", null_handling="special", side_effects=False)
+    conn.create_function("surname_case", surname_case_arrow, ["VARCHAR"], "VARCHAR",
+                         type="arrow", null_handling="special", side_effects=False)
+    conn.create_function("parse_person_name", parse_person_name_arrow, ["VARCHAR"], NAME_STRUCT,
                          type="arrow", null_handling="special", side_effects=False)
 
 

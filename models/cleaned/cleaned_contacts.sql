@@ -1,178 +1,43 @@
-{{ config(materialized='table') }}
+-- One row per staged source record with every standardised value beside its original.
+-- The rules live in the cleaned_contact_* models, their seeds and macros; this model
+-- only puts them together (and is the table later layers and tests read).
 
 with
 
 contacts as (
 
-    select
-        contact_record_id,
-        source_system,
-        source_record_id,
-        email,
-        phone,
-        country
+    select contact_record_id, source_system, source_record_id
     from {{ ref('stg_landing__contacts') }}
 
 ),
 
-countries as (
+names as (
 
-    select country_code, internet_tld from {{ ref('countries') }}
-
-),
-
-country_aliases as (
-
-    select country_alias, country_code from {{ ref('country_aliases') }}
+    select * from {{ ref('cleaned_contact_names') }}
 
 ),
 
-free_mail_domains as (
+emails as (
 
-    select email_domain from {{ ref('free_mail_domains') }}
-
-),
-
-disposable_email_domains as (
-
-    select email_domain from {{ ref('disposable_email_domains') }}
+    select * from {{ ref('cleaned_contact_emails') }}
 
 ),
 
-role_email_local_parts as (
+locations as (
 
-    select local_part from {{ ref('role_email_local_parts') }}
-
-),
-
-email_provider_rules as (
-
-    select email_domain, canonical_domain, ignores_dots, plus_addressing
-    from {{ ref('email_provider_rules') }}
+    select * from {{ ref('cleaned_contact_locations') }}
 
 ),
 
--- countries: any spelling in the country_aliases seed -> ISO 3166-1 alpha-2
-with_country as (
+companies as (
 
-    select
-        contacts.*,
-        country_aliases.country_code
-    from contacts
-    left join country_aliases
-        on {{ lookup_key('contacts.country') }} = country_aliases.country_alias
+    select * from {{ ref('cleaned_contact_companies') }}
 
 ),
 
--- emails: the address we send to is only trimmed and lower-cased
-with_email as (
+titles as (
 
-    select
-        with_country.*,
-        nullif(lower(trim(with_country.email)), '') as email_address
-    from with_country
-
-),
-
-email_parts as (
-
-    select
-        with_email.*,
-        {{ matches_pattern('with_email.email_address', var('email_pattern')) }} as is_email_valid,
-        split_part(with_email.email_address, '@', 1) as email_local_part,
-        split_part(with_email.email_address, '@', 2) as email_domain
-    from with_email
-
-),
-
-email_flags as (
-
-    select
-        email_parts.*,
-        coalesce(email_parts.is_email_valid and role_email_local_parts.local_part is not null, false)
-            as is_role_email,
-        coalesce(email_parts.is_email_valid and free_mail_domains.email_domain is not null, false)
-            as is_free_mail,
-        coalesce(email_parts.is_email_valid and disposable_email_domains.email_domain is not null, false)
-            as is_disposable_email,
-        coalesce(email_provider_rules.ignores_dots, false) as provider_ignores_dots,
-        coalesce(email_provider_rules.plus_addressing, false) as provider_plus_addressing,
-        coalesce(email_provider_rules.canonical_domain, email_parts.email_domain) as match_domain
-    from email_parts
-    left join role_email_local_parts
-        on email_parts.email_local_part = role_email_local_parts.local_part
-    left join free_mail_domains
-        on email_parts.email_domain = free_mail_domains.email_domain
-    left join disposable_email_domains
-        on email_parts.email_domain = disposable_email_domains.email_domain
-    left join email_provider_rules
-        on email_parts.email_domain = email_provider_rules.email_domain
-
-),
-
--- the match key only: provider rules (Gmail ignores dots, plus tags) never touch the address we send to
-email_untagged as (
-
-    select
-        email_flags.*,
-        case
-            when email_flags.provider_plus_addressing
-                then split_part(email_flags.email_local_part, '+', 1)
-            else email_flags.email_local_part
-        end as match_local_part_tagless
-    from email_flags
-
-),
-
-email_match_keys as (
-
-    select
-        email_untagged.*,
-        case
-            when email_untagged.is_email_valid and email_untagged.provider_ignores_dots
-                then replace(email_untagged.match_local_part_tagless, '.', '') || '@' || email_untagged.match_domain
-            when email_untagged.is_email_valid
-                then email_untagged.match_local_part_tagless || '@' || email_untagged.match_domain
-        end as email_match_key
-    from email_untagged
-
-),
-
--- phones: E.164 by libphonenumber. National numbers are read in the contact's country,
--- else the country of the email's top-level domain (.co.uk -> GB), else the default region
-email_tlds as (
-
-    select
-        email_match_keys.*,
-        case
-            when email_match_keys.is_email_valid
-                then regexp_extract(email_match_keys.email_domain, '[.]([a-z]+)$', 1)
-        end as email_tld
-    from email_match_keys
-
-),
-
-phone_region as (
-
-    select
-        email_tlds.*,
-        coalesce(
-            email_tlds.country_code,
-            tld_countries.country_code,
-            '{{ var("default_phone_region") }}'
-        ) as phone_region
-    from email_tlds
-    left join countries as tld_countries
-        on email_tlds.email_tld = tld_countries.internet_tld
-
-),
-
-with_phone as (
-
-    select
-        phone_region.*,
-        {{ phone_parse('phone_region.phone', 'phone_region.phone_region') }} as parsed_phone
-    from phone_region
+    select * from {{ ref('cleaned_contact_titles') }}
 
 ),
 
@@ -180,32 +45,78 @@ final as (
 
     select
         -- ids
-        contact_record_id,
-        source_system,
-        source_record_id,
+        contacts.contact_record_id,
+        contacts.source_system,
+        contacts.source_record_id,
+
+        -- names
+        names.salutation,
+        names.first_name,
+        names.middle_name,
+        names.last_name,
+        names.name_suffix,
+        names.canonical_first_name,
 
         -- email
-        email as email_original,
-        case when is_email_valid then email_address end as email_address,
-        coalesce(is_email_valid, false) as is_email_valid,
-        case when is_email_valid then email_domain end as email_domain,
-        is_role_email,
-        is_free_mail,
-        is_disposable_email,
-        email_match_key,
+        emails.email_address,
+        emails.is_email_valid,
+        emails.email_domain,
+        emails.is_role_email,
+        emails.is_free_mail,
+        emails.is_disposable_email,
+        emails.email_match_key,
 
         -- phone
-        phone as phone_original,
-        parsed_phone.e164 as phone_e164,
-        coalesce(parsed_phone.is_valid, false) as is_phone_valid,
-        parsed_phone.number_type as phone_number_type,
-        phone_region,
+        locations.phone_e164,
+        locations.is_phone_valid,
+        locations.phone_number_type,
 
-        -- country
-        country as country_original,
-        country_code
+        -- postal address
+        locations.street_address,
+        locations.street_unit,
+        locations.street_directional,
+        locations.street_suffix,
+        locations.city,
+        locations.state_code,
+        locations.postal_code,
+        locations.postal_code_extension,
+        locations.is_postal_code_valid,
+        locations.country_code,
+        locations.country_code_source,
 
-    from with_phone
+        -- company
+        companies.company_name,
+        companies.company_match_key,
+        companies.company_domain,
+        companies.company_domain_source,
+
+        -- job title
+        titles.job_title,
+        titles.seniority,
+        titles.department,
+
+        -- originals, as exported
+        names.salutation_original,
+        names.first_name_original,
+        names.last_name_original,
+        names.full_name_original,
+        emails.email_original,
+        locations.phone_original,
+        locations.street_line_1_original,
+        locations.street_line_2_original,
+        locations.state_original,
+        locations.postal_code_original,
+        locations.country_original,
+        companies.company_name_original,
+        companies.company_website_original,
+        titles.job_title_original
+
+    from contacts
+    inner join names on contacts.contact_record_id = names.contact_record_id
+    inner join emails on contacts.contact_record_id = emails.contact_record_id
+    inner join locations on contacts.contact_record_id = locations.contact_record_id
+    inner join companies on contacts.contact_record_id = companies.contact_record_id
+    inner join titles on contacts.contact_record_id = titles.contact_record_id
 
 )
 
