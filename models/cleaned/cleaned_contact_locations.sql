@@ -1,17 +1,38 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='contact_record_id',
+        incremental_strategy=incremental_strategy_for_target(),
+        on_schema_change='sync_all_columns',
+    )
+}}
+
+{%- set rules_checksum = cleaned_rules_checksum() %}
+
 with
 
 contacts as (
 
     select
-        contact_record_id,
-        phone,
-        country,
-        street_line_1,
-        street_line_2,
-        city,
-        state,
-        postal_code
-    from {{ ref('stg_landing__contacts') }}
+        staged.contact_record_id,
+        staged.phone,
+        staged.country,
+        staged.street_line_1,
+        staged.street_line_2,
+        staged.city,
+        staged.state,
+        staged.postal_code
+    from {{ ref('stg_landing__contacts') }} as staged
+    {%- if is_incremental() %}
+    -- new records, and records cleaned under rules that have changed since
+    where not exists (
+        select 1
+        from {{ this }} as already_cleaned
+        where
+            already_cleaned.contact_record_id = staged.contact_record_id
+            and already_cleaned.rules_checksum = '{{ rules_checksum }}'
+    )
+    {%- endif %}
 
 ),
 
@@ -346,6 +367,8 @@ final as (
 
     select
         contact_record_id,
+        '{{ rules_checksum }}' as rules_checksum,
+        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp) as cleaned_at,
 
         -- phone
         phone as phone_original,

@@ -1,6 +1,16 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='contact_record_id',
+        incremental_strategy=incremental_strategy_for_target(),
+        on_schema_change='sync_all_columns',
+    )
+}}
+
 -- One row per staged source record with every standardised value beside its original.
 -- The rules live in the cleaned_contact_* models, their seeds and macros; this model
--- only puts them together (and is the table later layers and tests read).
+-- only puts them together (and is the table later layers and tests read). Incremental:
+-- a run rewrites the records that any cleaned_contact_* model (re)cleaned since the last one.
 
 with
 
@@ -109,7 +119,12 @@ final as (
         locations.country_original,
         companies.company_name_original,
         companies.company_website_original,
-        titles.job_title_original
+        titles.job_title_original,
+
+        -- lineage
+        names.rules_checksum,
+        greatest(names.cleaned_at, emails.cleaned_at, locations.cleaned_at, companies.cleaned_at, titles.cleaned_at)
+            as cleaned_at
 
     from contacts
     inner join names on contacts.contact_record_id = names.contact_record_id
@@ -121,3 +136,6 @@ final as (
 )
 
 select * from final
+{%- if is_incremental() %}
+where cleaned_at > (select max(already_joined.cleaned_at) from {{ this }} as already_joined)
+{%- endif %}

@@ -45,3 +45,47 @@ def test_accounting_test_fails_when_a_row_goes_missing(workspace, fixture_files)
     assert run_dbt(workspace, ["build", "--select", "assert_landing_rows_are_all_accounted_for+",
                                "stg_landing__contacts", "stg_landing__file_loads",
                                "stg_landing__quarantined_rows"]) != 0
+
+
+def _cleaned_rows(settings) -> set[tuple]:
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return set(con.execute("select * exclude (cleaned_at) from cleaned.cleaned_contacts").fetchall())
+    finally:
+        con.close()
+
+
+def _cleaned_at(settings) -> dict[str, object]:
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return dict(con.execute("select contact_record_id, cleaned_at from cleaned.cleaned_contacts").fetchall())
+    finally:
+        con.close()
+
+
+def test_cleaned_layer_is_incremental_and_equals_a_full_rebuild(workspace, fixture_files):
+    run_load(workspace)
+    assert run_dbt(workspace, ["build"]) == 0
+    first = _cleaned_at(workspace)
+
+    # a new file arrives: only its records are cleaned, the earlier ones are left alone
+    (workspace.landing_dir / "crm__second_batch.csv").write_text(
+        "Record ID,First Name,Last Name,Email,Country,Job Title\n"
+        "9,NEW,PERSON,new.person@example.org,USA,VP Sales\n", encoding="utf-8")
+    run_load(workspace)
+    assert run_dbt(workspace, ["build"]) == 0
+    second = _cleaned_at(workspace)
+    assert len(second) == len(first) + 1
+    assert all(second[key] == first[key] for key in first), "earlier records were cleaned again"
+    incremental = _cleaned_rows(workspace)
+
+    # the same tables as a full rebuild
+    assert run_dbt(workspace, ["run", "--select", "path:models/cleaned", "--full-refresh"]) == 0
+    assert _cleaned_rows(workspace) == incremental
+
+    # a rule change (here the version var) re-cleans every record by itself
+    before = _cleaned_at(workspace)
+    assert run_dbt(workspace, ["run", "--select", "path:models/cleaned",
+                               "--vars", "{cleaned_rules_version: 2}"]) == 0
+    after = _cleaned_at(workspace)
+    assert set(after) == set(before) and all(after[key] > before[key] for key in before)
