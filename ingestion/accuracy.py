@@ -33,8 +33,10 @@ CHECKS = {
     "phone": ("truth.phone_is_valid is not null",
               "case when truth.phone_is_valid then cleaned.is_phone_valid and cleaned.phone_e164 = truth.true_phone_e164 "
               "else not cleaned.is_phone_valid end"),
-    "country": ("cleaned.country_original is not null and cleaned.country_code_source = 'country_field'",
-                "coalesce(cleaned.country_code = truth.true_country_code, false)"),
+    # the country field's own spelling must map to the true code (an inferred country does not count)
+    "country": ("nullif(trim(cleaned.country_original), '') is not null",
+                "coalesce(cleaned.country_code_source = 'country_field' "
+                "and cleaned.country_code = truth.true_country_code, false)"),
     "street_suffix": ("truth.true_street_suffix is not null and cleaned.street_line_1_original is not null",
                       "coalesce(cleaned.street_suffix = truth.true_street_suffix, false)"),
     "state": ("truth.true_state_code is not null and cleaned.state_original is not null",
