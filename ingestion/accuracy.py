@@ -67,22 +67,22 @@ class FieldAccuracy:
 
 
 def measure(warehouse: Path, truth_dir: Path) -> list[FieldAccuracy]:
+    """Every field scored in one pass over the cleaned table joined to the truth."""
     truth = (truth_dir / "records.parquet").as_posix().replace("'", "''")
+    counts = ",\n".join(
+        f"count(*) filter (where {scope}), count(*) filter (where ({scope}) and ({correct}))"
+        for scope, correct in CHECKS.values())
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        results = []
-        for field, (scope, correct) in CHECKS.items():
-            records, right = con.execute(f"""
-                select count(*), count(*) filter (where {correct})
-                from cleaned.cleaned_contacts as cleaned
-                inner join read_parquet('{truth}') as truth
-                    on cleaned.source_system = truth.source_system
-                    and cleaned.source_record_id = truth.source_record_id
-                where {scope}""").fetchone()
-            results.append(FieldAccuracy(field, records, right, TARGETS[field]))
-        return results
+        row = con.execute(f"""
+            select {counts}
+            from cleaned.cleaned_contacts as cleaned
+            inner join read_parquet('{truth}') as truth
+                on cleaned.source_system = truth.source_system
+                and cleaned.source_record_id = truth.source_record_id""").fetchone()
     finally:
         con.close()
+    return [FieldAccuracy(field, row[2 * i], row[2 * i + 1], TARGETS[field]) for i, field in enumerate(CHECKS)]
 
 
 def render(results: list[FieldAccuracy]) -> str:

@@ -1,14 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='contact_record_id',
-        incremental_strategy=incremental_strategy_for_target(),
-        on_schema_change='sync_all_columns',
-    )
-}}
-
-{%- set rules_checksum = cleaned_rules_checksum() %}
-
 with
 
 contacts as (
@@ -23,16 +12,7 @@ contacts as (
         staged.state,
         staged.postal_code
     from {{ ref('stg_landing__contacts') }} as staged
-    {%- if is_incremental() %}
-    -- new records, and records cleaned under rules that have changed since
-    where not exists (
-        select 1
-        from {{ this }} as already_cleaned
-        where
-            already_cleaned.contact_record_id = staged.contact_record_id
-            and already_cleaned.rules_checksum = '{{ rules_checksum }}'
-    )
-    {%- endif %}
+    {{ not_cleaned_yet('staged') }}
 
 ),
 
@@ -109,10 +89,10 @@ with_phone as (
 
     select
         with_country.*,
-        {{ phone_parse(
-            'with_country.phone',
-            "coalesce(with_country.country_field_code, with_country.email_country_code, '"
-            ~ var('default_phone_region') ~ "')") }} as parsed_phone
+        phone_parse(
+            with_country.phone,
+            coalesce(with_country.country_field_code, with_country.email_country_code, '{{ var("default_phone_region") }}')
+        ) as parsed_phone
     from with_country
 
 ),
@@ -367,8 +347,7 @@ final as (
 
     select
         contact_record_id,
-        '{{ rules_checksum }}' as rules_checksum,
-        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp) as cleaned_at,
+        {{ cleaned_lineage_columns() }},
 
         -- phone
         phone as phone_original,

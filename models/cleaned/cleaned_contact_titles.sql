@@ -1,29 +1,9 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='contact_record_id',
-        incremental_strategy=incremental_strategy_for_target(),
-        on_schema_change='sync_all_columns',
-    )
-}}
-
-{%- set rules_checksum = cleaned_rules_checksum() %}
-
 with
 
 contacts as (
 
     select staged.contact_record_id, staged.job_title from {{ ref('stg_landing__contacts') }} as staged
-    {%- if is_incremental() %}
-    -- new records, and records cleaned under rules that have changed since
-    where not exists (
-        select 1
-        from {{ this }} as already_cleaned
-        where
-            already_cleaned.contact_record_id = staged.contact_record_id
-            and already_cleaned.rules_checksum = '{{ rules_checksum }}'
-    )
-    {%- endif %}
+    {{ not_cleaned_yet('staged') }}
 
 ),
 
@@ -85,8 +65,7 @@ final as (
 
     select
         title_keys.contact_record_id,
-        '{{ rules_checksum }}' as rules_checksum,
-        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp) as cleaned_at,
+        {{ cleaned_lineage_columns() }},
         title_keys.job_title_original,
         title_keys.job_title,
         -- a title that names no level is an individual contributor
