@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONTACTS ?= 500000
+DEDUPE_SCALES ?= 100000,500000,1000000
 PYTEST_ARGS ?=
 
 .PHONY: run test bench demo load build docs lint freeze clean venv
@@ -31,9 +32,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory lint
 
-## stage timings and peak memory on CONTACTS demo contacts (default 500,000)
+## stage timings and peak memory on CONTACTS demo contacts (default 500,000), then the
+## deduped layer built from scratch at each of DEDUPE_SCALES
 bench: $(STAMP)
-	$(BIN)/python -m ingestion bench --contacts $(CONTACTS)
+	$(BIN)/python -m ingestion bench --contacts $(CONTACTS) --dedupe-scales $(DEDUPE_SCALES)
 
 demo: $(STAMP)
 	$(BIN)/python -m ingestion demo

@@ -4,6 +4,10 @@ Each stage runs in its own process so its peak resident memory is its own
 (os.wait4 returns the child's rusage). DuckDB's own read_csv of the same CSV
 files, into a fresh DuckDB file, is timed in the same run as the floor that
 CSV ingestion is compared against. Later issues add their stages here.
+
+A second table scales the deduped layer: for each size in `dedupe_scales` (100k,
+500k and 1M contacts by default) fresh demo data is loaded and built up to the
+cleaned layer, then the deduped layer is built from scratch, timed on its own.
 """
 
 from __future__ import annotations
@@ -70,13 +74,53 @@ def _count(warehouse: Path, sql: str) -> int:
         con.close()
 
 
-def run_bench(contacts: int, seed: int, workdir: Path | None = None) -> int:
+def _dbt(*args: str) -> list[str]:
+    return [dbt_executable(), *args, "--project-dir", str(REPO_ROOT), "--profiles-dir", str(REPO_ROOT / "profiles")]
+
+
+DEDUPED = "path:models/deduped"
+
+
+def _dedupe_figures(warehouse: Path) -> tuple[int, int, int]:
+    """Records, candidate pairs and contacts in a built warehouse."""
+    return (_count(warehouse, "select count(*) from deduped.deduped_match_records"),
+            _count(warehouse, "select count(*) from deduped.deduped_candidate_pairs"),
+            _count(warehouse, "select count(*) from deduped.golden_contacts"))
+
+
+def _prepare(root: Path, contacts: int, seed: int, env: dict[str, str]) -> tuple[Path, Path, dict[str, str]]:
+    """Demo data, loaded, built up to the cleaned layer; returns landing, truth and the env to build with."""
+    py = sys.executable
+    landing, truth = root / "landing", root / "truth"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    _timed([py, "-m", "ingestion", "demo", "--contacts", str(contacts), "--seed", str(seed),
+            "--landing-dir", str(landing), "--truth-dir", str(truth), "--force"], env, root / "demo.log")
+    env = {**env, "CONTACTS_WAREHOUSE": str(root / "contacts.duckdb"), "LANDING_DIR": str(landing),
+           "DBT_TARGET_PATH": str(root / "dbt_target"), "DBT_LOG_PATH": str(root / "dbt_logs")}
+    _timed([py, "-m", "ingestion", "load"], env, root / "load.log")
+    _timed(_dbt("build", "--select", "path:seeds", "path:models/staging", "path:models/cleaned",
+                "--indirect-selection", "cautious"), env, root / "dbt_cleaned.log")
+    return landing, truth, env
+
+
+def _dedupe_scale_row(root: Path, contacts: int, seed: int, env: dict[str, str]) -> list[object]:
+    _, _, env = _prepare(root, contacts, seed, env)
+    secs, mb, _ = _timed(_dbt("run", "--select", DEDUPED), env, root / "dbt_deduped.log")
+    records, pairs, golden = _dedupe_figures(root / "contacts.duckdb")
+    return [f"{contacts:,}", records, pairs, f"{pairs / records:.2f}", golden, f"{secs:.2f}",
+            f"{secs / records * 1e6:.1f}", f"{mb:,.0f}"]
+
+
+def run_bench(contacts: int, seed: int, workdir: Path | None = None,
+              dedupe_scales: list[int] | None = None) -> int:
     keep = workdir is not None
     root = workdir or Path(tempfile.mkdtemp(prefix="contacts-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     py = sys.executable
     base_env = dict(os.environ)
     stages: list[Stage] = []
+    scale_rows: list[list[object]] = []
     try:
         landing, truth = root / "landing", root / "truth"
         shutil.rmtree(landing, ignore_errors=True)
@@ -108,34 +152,47 @@ def run_bench(contacts: int, seed: int, workdir: Path | None = None) -> int:
             note = f"{secs / floor.seconds:.1f}x floor" if name == "csv_only" else ""
             stages.append(Stage(label, secs, mb, rows, note))
 
-        env = {**base_env, "CONTACTS_WAREHOUSE": str(root / "all" / "contacts.duckdb"), "LANDING_DIR": str(landing)}
+        warehouse = root / "all" / "contacts.duckdb"
+        env = {**base_env, "CONTACTS_WAREHOUSE": str(warehouse), "LANDING_DIR": str(landing)}
         secs, mb, _ = _timed([py, "-m", "ingestion", "load"], env, root / "load_rerun.log")
         stages.append(Stage("ingestion: re-run, nothing changed", secs, mb, 0, "files skipped by size+mtime"))
 
         env.update({"DBT_TARGET_PATH": str(root / "dbt_target"), "DBT_LOG_PATH": str(root / "dbt_logs")})
-        secs, mb, _ = _timed([dbt_executable(), "build", "--project-dir", str(REPO_ROOT),
-                              "--profiles-dir", str(REPO_ROOT / "profiles")], env, root / "dbt_build.log")
+        secs, mb, _ = _timed(_dbt("build"), env, root / "dbt_build.log")
         stages.append(Stage("dbt build (all models + tests)", secs, mb,
-                            _count(root / "all" / "contacts.duckdb",
-                                   "select count(*) from staging.stg_landing__contacts")))
-        dbt_run = [dbt_executable(), "run", "--select", "path:models/cleaned", "--project-dir", str(REPO_ROOT),
-                   "--profiles-dir", str(REPO_ROOT / "profiles")]
-        secs, mb, _ = _timed([*dbt_run, "--full-refresh"], env, root / "dbt_cleaned_full.log")
+                            _count(warehouse, "select count(*) from staging.stg_landing__contacts")))
+        cleaned_run = _dbt("run", "--select", "path:models/cleaned")
+        secs, mb, _ = _timed([*cleaned_run, "--full-refresh"], env, root / "dbt_cleaned_full.log")
         stages.append(Stage("cleaned layer, full refresh", secs, mb,
-                            _count(root / "all" / "contacts.duckdb", "select count(*) from cleaned.cleaned_contacts"),
+                            _count(warehouse, "select count(*) from cleaned.cleaned_contacts"),
                             "incl. dbt start-up"))
-        from ingestion.accuracy import measure
+        deduped_run = _dbt("run", "--select", DEDUPED)
+        secs, mb, _ = _timed([*deduped_run, "--full-refresh"], env, root / "dbt_deduped_full.log")
+        records, pairs, golden = _dedupe_figures(warehouse)
+        stages.append(Stage("deduped layer, full refresh", secs, mb, records,
+                            f"{pairs:,} pairs, {pairs / records:.2f}/record, {golden:,} contacts"))
+        from ingestion.accuracy import measure, measure_duplicates
         # scored before the delta arrives: the delta's records are not in this ground truth
-        accuracy = measure(root / "all" / "contacts.duckdb", truth)
-        # a 1 % nightly delta: new demo files in a sub-folder, loaded, then an incremental run
+        accuracy = measure(warehouse, truth)
+        duplicates = measure_duplicates(warehouse, truth)
+        # a 1 % nightly delta: new demo files in a sub-folder, loaded, then incremental runs
         delta = max(1, contacts // 100)
         _timed([py, "-m", "ingestion", "demo", "--contacts", str(delta), "--seed", str(seed + 1),
                 "--landing-dir", str(landing / "delta"), "--truth-dir", str(root / "truth_delta"), "--force"],
                base_env, root / "demo_delta.log")
         secs, mb, _ = _timed([py, "-m", "ingestion", "load"], env, root / "load_delta.log")
         stages.append(Stage("ingestion: 1% nightly delta", secs, mb, delta))
-        secs, mb, _ = _timed(dbt_run, env, root / "dbt_cleaned_delta.log")
+        secs, mb, _ = _timed(cleaned_run, env, root / "dbt_cleaned_delta.log")
         stages.append(Stage("cleaned layer, 1% delta (incremental)", secs, mb, delta, "incl. dbt start-up"))
+        compared_before = _count(warehouse, "select count(*) from deduped.deduped_pair_comparisons")
+        secs, mb, _ = _timed(deduped_run, env, root / "dbt_deduped_delta.log")
+        compared = _count(warehouse, "select count(*) from deduped.deduped_pair_comparisons") - compared_before
+        stages.append(Stage("deduped layer, 1% delta (incremental)", secs, mb, delta,
+                            f"{compared:,} new pairs compared"))
+
+        for scale in dedupe_scales or []:
+            scale_rows.append(_dedupe_scale_row(root / f"scale_{scale}", scale, seed, base_env))
+            shutil.rmtree(root / f"scale_{scale}", ignore_errors=True)
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -144,7 +201,13 @@ def run_bench(contacts: int, seed: int, workdir: Path | None = None) -> int:
     print(render_table(
         ["stage", "rows", "seconds", "peak MB", "note"],
         [[s.name, s.rows, f"{s.seconds:.2f}", f"{s.peak_mb:,.0f}", s.note] for s in stages]))
-    from ingestion.accuracy import render
+    if scale_rows:
+        print("\nDeduped layer from scratch (dbt run of models/deduped, incl. dbt start-up)\n")
+        print(render_table(["contacts", "records", "candidate pairs", "pairs/record", "contacts found",
+                            "seconds", "us/record", "peak MB"], scale_rows))
+    from ingestion.accuracy import render, render_duplicates
     print(f"\nCleaned-layer accuracy against the ground truth ({contacts:,} contacts)\n")
     print(render(accuracy))
+    print(f"\nDuplicate merges against the ground truth ({contacts:,} contacts)\n")
+    print(render_duplicates(duplicates))
     return 0

@@ -7,13 +7,34 @@
     those, bump `cleaned_rules_version` (or run with --full-refresh).
 -#}
 {% macro cleaned_rules_checksum() %}
+    {{ return(rules_checksum(['version:' ~ var('cleaned_rules_version')], folder='cleaned', seeds=true)) }}
+{% endmacro %}
+
+{#-
+    The same for the pair comparisons of the deduped layer: the SQL of the models that
+    prepare and compare pairs, the name-similarity var and `dedupe_rules_version`.
+-#}
+{% macro comparison_rules_checksum() %}
+    {{ return(rules_checksum(
+        ['version:' ~ var('dedupe_rules_version'), 'similarity:' ~ var('dedupe_name_similarity')],
+        models=['deduped_match_records', 'deduped_pair_comparisons'])) }}
+{% endmacro %}
+
+{#-
+    md5 over `parts` and the checksums of the chosen nodes: the models in `folder`, the
+    models named in `models`, and every seed when `seeds` is true.
+-#}
+{% macro rules_checksum(parts, folder=none, models=[], seeds=false) %}
     {%- if not execute -%}
         {{ return('') }}
     {%- endif -%}
-    {%- set parts = ['version:' ~ var('cleaned_rules_version')] -%}
+    {%- set parts = parts | list -%}
     {#- unit tests render models with a graph that has no nodes -#}
     {%- for node in (graph.get('nodes') or {}).values() | sort(attribute='unique_id') -%}
-        {%- if node.resource_type == 'seed' or (node.resource_type == 'model' and 'cleaned' in node.fqn) -%}
+        {%- set is_model = node.resource_type == 'model' -%}
+        {%- if (seeds and node.resource_type == 'seed')
+            or (is_model and folder and folder in node.fqn)
+            or (is_model and node.name in models) -%}
             {%- do parts.append(node.unique_id ~ ':' ~ node.checksum.checksum) -%}
         {%- endif -%}
     {%- endfor -%}

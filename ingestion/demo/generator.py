@@ -438,7 +438,7 @@ class DemoGenerator:
 
         records: list[dict] = []
         for person, n in zip(persons, record_counts):
-            if n >= 2 and r.random() < 0.18:
+            if n >= 2 and r.random() < 0.08:
                 self._change_job(person, companies)
             base_day = _int(r, 0, EPOCH_DAYS - 200)
             for k in range(n):
@@ -474,11 +474,16 @@ class DemoGenerator:
         company, title3, email = p.company, (p.job_title, p.seniority, p.department), p.email
         office, phone, phone_type = p.office, p.phone, p.phone_type
         if p.previous_company is not None and k == 0:
-            # the earliest record still shows the old job
+            # the earliest record still shows the old job: old company, office and work
+            # email. People take their own mobile and private mailbox from job to job, so
+            # it often carries those; otherwise the old office's switchboard
             company, title3, email = p.previous_company, p.previous_title, p.previous_email
             office = company.offices[0]
-            phone, phone_type = office.switchboard, ("fixed_line_or_mobile"
-                                                     if p.country in ("US", "CA") else "fixed_line")
+            if not (phone and p.phone_type != "fixed_line" and r.random() < 0.8):
+                phone, phone_type = office.switchboard, ("fixed_line_or_mobile"
+                                                         if p.country in ("US", "CA") else "fixed_line")
+            if p.personal_email and r.random() < 0.5:
+                email = p.personal_email
             kinds.append("job_change")
             updated = EPOCH_START + timedelta(days=max(0, base_day - _int(r, 200, 600)),
                                               seconds=_int(r, 0, 86_399))

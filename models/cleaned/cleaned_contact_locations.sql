@@ -97,8 +97,9 @@ with_phone as (
 
 ),
 
--- a record that names no country: the phone number's own country, else the email's
--- country domain, else a state spelling that means one state in one country
+-- a record that names no country: the phone number's own country (when the countries
+-- seed knows it), else the email's country domain, else a state spelling that means one
+-- state in one country
 unambiguous_state_aliases as (
 
     select
@@ -116,17 +117,19 @@ with_address_country as (
         with_phone.*,
         coalesce(
             with_phone.country_field_code,
-            {{ struct_field('with_phone.parsed_phone', 'region_code') }},
+            phone_countries.country_code,
             with_phone.email_country_code,
             unambiguous_state_aliases.country_code
         ) as address_country_code,
         case
             when with_phone.country_field_code is not null then 'country_field'
-            when {{ struct_field('with_phone.parsed_phone', 'region_code') }} is not null then 'phone'
+            when phone_countries.country_code is not null then 'phone'
             when with_phone.email_country_code is not null then 'email_domain'
             when unambiguous_state_aliases.country_code is not null then 'state'
         end as country_code_source
     from with_phone
+    left join countries as phone_countries
+        on {{ struct_field('with_phone.parsed_phone', 'region_code') }} = phone_countries.country_code
     left join unambiguous_state_aliases
         on {{ lookup_key('with_phone.state') }} = unambiguous_state_aliases.state_key
 

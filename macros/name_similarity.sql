@@ -1,0 +1,16 @@
+{#-
+    Similarity of two names between 0 (nothing alike) and 1 (equal). Dispatched: DuckDB's
+    Jaro-Winkler, which forgives typos near the end of a name; engines without it get
+    1 - Levenshtein distance / length of the longer name.
+-#}
+{% macro name_similarity(left, right) %}
+    {{ return(adapter.dispatch('name_similarity', 'contact_enrichment')(left, right)) }}
+{% endmacro %}
+
+{% macro default__name_similarity(left, right) %}
+    (1.0 - levenshtein({{ left }}, {{ right }}) / greatest(length({{ left }}), length({{ right }})))
+{% endmacro %}
+
+{% macro duckdb__name_similarity(left, right) %}
+    jaro_winkler_similarity({{ left }}, {{ right }})
+{% endmacro %}

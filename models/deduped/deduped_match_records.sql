@@ -1,0 +1,62 @@
+-- One row per cleaned source record with the values the matcher compares, in match form:
+-- lower-case keys, usable contact points only (valid email and phone), and the record's
+-- arrival order (a cluster is named after its earliest-arrived record).
+
+with
+
+cleaned as (
+
+    select * from {{ ref('cleaned_contacts') }}
+
+),
+
+staged as (
+
+    select contact_record_id, file_load_id, source_row_number, loaded_at, source_updated_at, is_opted_out
+    from {{ ref('stg_landing__contacts') }}
+
+),
+
+final as (
+
+    select
+        -- ids
+        cleaned.contact_record_id,
+        cleaned.source_system,
+        cleaned.source_record_id,
+
+        -- names
+        {{ lookup_key('cleaned.canonical_first_name') }} as first_name_key,
+        {{ lookup_key('cleaned.last_name') }} as last_name_key,
+        left({{ lookup_key('cleaned.last_name') }}, 1) as last_initial,
+
+        -- contact points: only values that can identify someone
+        case when cleaned.is_email_valid then cleaned.email_match_key end as email_key,
+        case when cleaned.is_email_valid then cleaned.email_domain end as email_domain,
+        coalesce(cleaned.is_email_valid and not cleaned.is_free_mail, false) as is_work_email,
+        coalesce(cleaned.is_role_email, false) as is_role_email,
+        case when cleaned.is_phone_valid then cleaned.phone_e164 end as phone_e164,
+
+        -- company, role and office
+        cleaned.company_match_key,
+        cleaned.seniority,
+        cleaned.department,
+        cleaned.company_domain,
+        cleaned.country_code,
+        cleaned.postal_code,
+        nullif(regexp_extract(cleaned.street_address, '[0-9]+', 0), '') as street_number,
+
+        -- arrival order and lineage
+        staged.loaded_at,
+        staged.file_load_id,
+        staged.source_row_number,
+        staged.source_updated_at,
+        staged.is_opted_out,
+        cleaned.cleaned_at
+
+    from cleaned
+    inner join staged on cleaned.contact_record_id = staged.contact_record_id
+
+)
+
+select * from final

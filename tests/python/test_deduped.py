@@ -1,0 +1,129 @@
+"""The deduped layer in real dbt builds: stable ids, merges with aliases, incremental
+runs equal to a full rebuild, both clustering paths, and tests that fail when they should."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import duckdb
+
+from ingestion.cli import run_dbt
+from ingestion.demo.generator import generate
+from ingestion.load import run_load
+
+HEADER = "Record ID,First Name,Last Name,Email,Phone,Company,Country\n"
+
+
+def _query(settings, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _contact_ids(settings) -> dict[str, str]:
+    """source record id -> contact id"""
+    return dict(_query(settings, "select source_record_id, contact_id from deduped.contact_identity_map"))
+
+
+def _statuses(settings) -> dict[str, str]:
+    """unique_id -> status of the last dbt invocation (run_results.json)"""
+    results = json.loads((Path(os.environ["DBT_TARGET_PATH"]) / "run_results.json").read_text())
+    return {r["unique_id"]: r["status"] for r in results["results"]}
+
+
+def _write(landing: Path, name: str, rows: list[str]) -> None:
+    (landing / name).write_text(HEADER + "".join(row + "\n" for row in rows), encoding="utf-8")
+
+
+def test_ids_are_stable_and_a_merge_keeps_the_older_id(workspace):
+    # Ann at work and Ann with her private address and mobile: nothing ties them yet
+    _write(workspace.landing_dir, "crm__day_one.csv", [
+        "X,Ann,Lee,ann.lee@acme.com,,Acme Inc,USA",
+        "Y,Ann,Lee,ann.lee77@gmail.com,+1 212 555 0147,Globex,USA",
+        "W,Bob,Stone,bob.stone@acme.com,,Acme Inc,USA",
+    ])
+    run_load(workspace)
+    assert run_dbt(workspace, ["build"]) == 0
+    first = _contact_ids(workspace)
+    assert len(set(first.values())) == 3
+
+    # the same data again changes no id
+    assert run_dbt(workspace, ["build"]) == 0
+    assert _contact_ids(workspace) == first
+
+    # a record with her work address and her mobile ties both contacts together
+    _write(workspace.landing_dir, "crm__day_two.csv", ["Z,Ann,Lee,ann.lee@acme.com,(212) 555-0147,Acme,USA"])
+    run_load(workspace)
+    assert run_dbt(workspace, ["build"]) == 0
+    second = _contact_ids(workspace)
+    assert second["X"] == second["Y"] == second["Z"] == first["X"], "the older contact's id survives"
+    assert second["W"] == first["W"]
+    aliases = _query(workspace, "select retired_contact_id, contact_id from deduped.contact_id_aliases")
+    assert aliases == [(first["Y"], first["X"])]
+    golden = _query(workspace, f"""select source_record_count, email_address, phone_e164, email_record_id
+                                   from deduped.golden_contacts where contact_id = '{first["X"]}'""")
+    assert golden[0][:3] == (3, "ann.lee@acme.com", "+12125550147")
+
+    # a full refresh rebuilds everything but the registry, and keeps ids and aliases
+    assert run_dbt(workspace, ["build", "--full-refresh"]) == 0
+    assert _contact_ids(workspace) == second
+    assert _query(workspace, "select retired_contact_id, contact_id from deduped.contact_id_aliases") == aliases
+
+
+def _deduped_state(settings) -> dict[str, set[tuple]]:
+    return {
+        "identity": set(_query(settings, "select contact_record_id, contact_id, cluster_size "
+                                         "from deduped.contact_identity_map")),
+        "scores": set(_query(settings, "select * from deduped.deduped_pair_scores")),
+        "golden": set(_query(settings, "select * from deduped.golden_contacts")),
+    }
+
+
+def test_nightly_delta_compares_only_new_pairs_and_equals_a_full_rebuild(workspace):
+    generate(1500, 11, workspace.landing_dir, workspace.ground_truth_dir)
+    run_load(workspace)
+    assert run_dbt(workspace, ["build"]) == 0
+    compared_at = dict(_query(workspace, "select record_id_a || '/' || record_id_b, compared_at "
+                                         "from deduped.deduped_pair_comparisons"))
+
+    # the next night's delta: more demo files in a sub-folder (another seed)
+    generate(300, 12, workspace.landing_dir / "delta", workspace.ground_truth_dir / "delta")
+    run_load(workspace)
+    assert run_dbt(workspace, ["build"]) == 0
+    after = dict(_query(workspace, "select record_id_a || '/' || record_id_b, compared_at "
+                                   "from deduped.deduped_pair_comparisons"))
+    assert len(after) > len(compared_at)
+    assert all(after[pair] == compared_at[pair] for pair in compared_at), "old pairs were compared again"
+    incremental = _deduped_state(workspace)
+
+    assert run_dbt(workspace, ["run", "--select", "path:models/deduped", "--full-refresh"]) == 0
+    assert _deduped_state(workspace) == incremental
+
+
+def test_both_clustering_paths_agree_and_runaway_clusters_fail(workspace):
+    generate(2500, 5, workspace.landing_dir, workspace.ground_truth_dir)
+    run_load(workspace)
+    assert run_dbt(workspace, ["build"]) == 0
+    fast = _contact_ids(workspace)
+    assert len(set(fast.values())) < len(fast), "the demo data has duplicates to merge"
+
+    # the plain SQL path other engines run gives the same clusters
+    assert run_dbt(workspace, ["build", "--select", "deduped_record_clusters+",
+                               "--vars", "{dedupe_clustering_method: iterative}"]) == 0
+    assert _contact_ids(workspace) == fast
+    # ... and its convergence test fails when it gets too few rounds (0: labels travel one
+    # link only) while the model itself builds
+    assert run_dbt(workspace, ["build", "--select", "deduped_record_clusters+",
+                               "--vars", "{dedupe_clustering_method: iterative, dedupe_clustering_rounds: 0}"]) != 0
+    statuses = _statuses(workspace)
+    assert statuses["model.contact_enrichment.deduped_record_clusters"] == "success"
+    assert statuses["test.contact_enrichment.assert_matched_pairs_share_a_cluster"] == "fail"
+
+    # the cluster-size limit fails the build when clusters exceed it
+    assert run_dbt(workspace, ["test", "--select", "no_runaway_clusters",
+                               "--vars", "{dedupe_max_cluster_size: 1}"]) != 0
+    assert run_dbt(workspace, ["test", "--select", "no_runaway_clusters"]) == 0
