@@ -128,5 +128,5 @@ final as (
 
 select * from final
 {%- if is_incremental() %}
-where cleaned_at > (select max(already_joined.cleaned_at) from {{ this }} as already_joined)
+where cleaned_at > {{ watermark('cleaned_at') }}
 {%- endif %}

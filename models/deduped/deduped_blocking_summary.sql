@@ -7,7 +7,7 @@ with
 
 blocks as (
 
-    select * from {{ ref('deduped_record_blocks') }}
+    select * from {{ ref('deduped_block_sizes') }}
 
 ),
 
@@ -23,7 +23,9 @@ candidate_rules as (
             select '{{ rule.name }}' as blocking_rule
         {% endfor %}
     ) as rules
-    where ',' || candidates.blocking_rules || ',' like '%,' || rules.blocking_rule || ',%'
+    where
+        candidates.is_candidate
+        and ',' || candidates.blocking_rules || ',' like '%,' || rules.blocking_rule || ',%'
     group by rules.blocking_rule
 
 ),
@@ -38,12 +40,12 @@ rules as (
 
     select
         blocking_rule,
-        count(*) as records_keyed,
-        count(distinct block_key) as blocks,
+        sum(block_size) as records_keyed,
+        count(*) as blocks,
         max(block_size) as largest_block,
         max(case when is_within_cap then block_size end) as largest_block_used,
-        count(distinct case when not is_within_cap then block_key end) as blocks_over_cap,
-        sum(case when not is_within_cap then 1 else 0 end) as records_in_blocks_over_cap
+        sum(case when not is_within_cap then 1 else 0 end) as blocks_over_cap,
+        sum(case when not is_within_cap then block_size else 0 end) as records_in_blocks_over_cap
     from blocks
     group by blocking_rule
 

@@ -1,6 +1,16 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='contact_record_id',
+        incremental_strategy=('merge' if target.type == 'spark' else 'delete+insert'),
+        on_schema_change='sync_all_columns'
+    )
+}}
+
 -- One row per cleaned source record with the values the matcher compares, in match form:
 -- lower-case keys, usable contact points only (valid email and phone), and the record's
--- arrival order (a cluster is named after its earliest-arrived record).
+-- arrival order (a cluster is named after its earliest-arrived record). Incremental: a
+-- run adds the records the cleaned layer (re)cleaned since the last one.
 
 with
 
@@ -60,3 +70,6 @@ final as (
 )
 
 select * from final
+{%- if is_incremental() %}
+where cleaned_at > {{ watermark('cleaned_at') }}
+{%- endif %}

@@ -19,6 +19,14 @@ with
 candidates as (
 
     select * from {{ ref('deduped_candidate_pairs') }}
+    -- pairs with a record (re)matched since the last comparisons under the current
+    -- rules (every pair on a full build, or when the rules changed)
+    where
+        is_candidate
+        and records_cleaned_at > {{
+            watermark('records_cleaned_at', "rules_checksum = '" ~ comparison_rules_checksum() ~ "'")
+            if is_incremental() else "cast('1900-01-01' as timestamp)"
+        }}
 
 ),
 
@@ -58,22 +66,10 @@ pairs as (
         and record_b.seniority is not null and record_b.department is not null as both_roles_known,
         record_a.country_code as country_a,
         record_b.country_code as country_b,
-        greatest(record_a.cleaned_at, record_b.cleaned_at) as records_cleaned_at
+        candidates.records_cleaned_at
     from candidates
     inner join records as record_a on candidates.record_id_a = record_a.contact_record_id
     inner join records as record_b on candidates.record_id_b = record_b.contact_record_id
-    {%- if is_incremental() %}
-    left join {{ this }} as compared
-        on
-            candidates.record_id_a = compared.record_id_a
-            and candidates.record_id_b = compared.record_id_b
-    -- pairs not compared yet, pairs with a record cleaned again since, and every pair
-    -- when the comparison rules changed
-    where
-        compared.record_id_a is null
-        or greatest(record_a.cleaned_at, record_b.cleaned_at) > compared.records_cleaned_at
-        or compared.rules_checksum <> '{{ comparison_rules_checksum() }}'
-    {%- endif %}
 
 ),
 

@@ -20,6 +20,7 @@ comparisons as (
         on
             comparisons.record_id_a = candidates.record_id_a
             and comparisons.record_id_b = candidates.record_id_b
+            and candidates.is_candidate
 
 ),
 

@@ -1,15 +1,26 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='contact_record_id',
+        incremental_strategy=('merge' if target.type == 'spark' else 'delete+insert'),
+        on_schema_change='sync_all_columns'
+    )
+}}
+
 -- Blocking: which records are compared at all. One row per record and blocking rule
--- whose key fields the record has. The rules are the dedupe_blocking_rules var
--- (dbt_project.yml): each is a list of match-record columns that must all be equal. A
--- block over its rule's cap (a switchboard, info@, a very common name at a huge
--- employer) is not used for pairs (is_within_cap is false), so the candidate pairs stay
--- near-linear in the number of records; the other rules still see its records.
+-- whose key columns the record has. The rules are the dedupe_blocking_rules var
+-- (dbt_project.yml): each is a list of match-record columns that must all be equal.
+-- Incremental: a run keys the records matched (again) since the last one; how big each
+-- block is, and whether it is within its rule's cap, is deduped_block_sizes' business.
 
 with
 
 records as (
 
     select * from {{ ref('deduped_match_records') }}
+    {%- if is_incremental() %}
+    where cleaned_at > {{ watermark('cleaned_at') }}
+    {%- endif %}
 
 ),
 
@@ -20,36 +31,12 @@ keyed as (
         select
             contact_record_id,
             '{{ rule.name }}' as blocking_rule,
-            concat_ws('|', {{ rule.columns | join(', ') }}) as block_key
+            concat_ws('|', {{ rule.columns | join(', ') }}) as block_key,
+            cleaned_at
         from records
         where {{ rule.columns | join(' is not null and ') }} is not null
     {% endfor %}
 
-),
-
-sized as (
-
-    select
-        keyed.*,
-        count(*) over (partition by blocking_rule, block_key) as block_size
-    from keyed
-
-),
-
-final as (
-
-    select
-        contact_record_id,
-        blocking_rule,
-        block_key,
-        block_size,
-        case blocking_rule
-            {%- for rule in var('dedupe_blocking_rules') %}
-                when '{{ rule.name }}' then block_size <= {{ rule.max_block_size }}
-            {%- endfor %}
-        end as is_within_cap
-    from sized
-
 )
 
-select * from final
+select * from keyed

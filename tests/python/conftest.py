@@ -6,11 +6,21 @@ import io
 from datetime import datetime, timezone
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from ingestion.settings import Settings, load_settings
+
+
+def query(settings: Settings, sql: str) -> list[tuple]:
+    """Rows of one query against the warehouse, opened read-only."""
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
 
 
 @pytest.fixture

@@ -7,26 +7,18 @@ import json
 import os
 from pathlib import Path
 
-import duckdb
-
 from ingestion.cli import run_dbt
 from ingestion.demo.generator import generate
 from ingestion.load import run_load
 
+from conftest import query
+
 HEADER = "Record ID,First Name,Last Name,Email,Phone,Company,Country\n"
-
-
-def _query(settings, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def _contact_ids(settings) -> dict[str, str]:
     """source record id -> contact id"""
-    return dict(_query(settings, "select source_record_id, contact_id from deduped.contact_identity_map"))
+    return dict(query(settings, "select source_record_id, contact_id from deduped.contact_identity_map"))
 
 
 def _statuses(settings) -> dict[str, str]:
@@ -62,24 +54,24 @@ def test_ids_are_stable_and_a_merge_keeps_the_older_id(workspace):
     second = _contact_ids(workspace)
     assert second["X"] == second["Y"] == second["Z"] == first["X"], "the older contact's id survives"
     assert second["W"] == first["W"]
-    aliases = _query(workspace, "select retired_contact_id, contact_id from deduped.contact_id_aliases")
+    aliases = query(workspace, "select retired_contact_id, contact_id from deduped.contact_id_aliases")
     assert aliases == [(first["Y"], first["X"])]
-    golden = _query(workspace, f"""select source_record_count, email_address, phone_e164, email_record_id
+    golden = query(workspace, f"""select source_record_count, email_address, phone_e164, email_record_id
                                    from deduped.golden_contacts where contact_id = '{first["X"]}'""")
     assert golden[0][:3] == (3, "ann.lee@acme.com", "+12125550147")
 
     # a full refresh rebuilds everything but the registry, and keeps ids and aliases
     assert run_dbt(workspace, ["build", "--full-refresh"]) == 0
     assert _contact_ids(workspace) == second
-    assert _query(workspace, "select retired_contact_id, contact_id from deduped.contact_id_aliases") == aliases
+    assert query(workspace, "select retired_contact_id, contact_id from deduped.contact_id_aliases") == aliases
 
 
 def _deduped_state(settings) -> dict[str, set[tuple]]:
     return {
-        "identity": set(_query(settings, "select contact_record_id, contact_id, cluster_size "
+        "identity": set(query(settings, "select contact_record_id, contact_id, cluster_size "
                                          "from deduped.contact_identity_map")),
-        "scores": set(_query(settings, "select * from deduped.deduped_pair_scores")),
-        "golden": set(_query(settings, "select * from deduped.golden_contacts")),
+        "scores": set(query(settings, "select * from deduped.deduped_pair_scores")),
+        "golden": set(query(settings, "select * from deduped.golden_contacts")),
     }
 
 
@@ -87,14 +79,14 @@ def test_nightly_delta_compares_only_new_pairs_and_equals_a_full_rebuild(workspa
     generate(1500, 11, workspace.landing_dir, workspace.ground_truth_dir)
     run_load(workspace)
     assert run_dbt(workspace, ["build"]) == 0
-    compared_at = dict(_query(workspace, "select record_id_a || '/' || record_id_b, compared_at "
+    compared_at = dict(query(workspace, "select record_id_a || '/' || record_id_b, compared_at "
                                          "from deduped.deduped_pair_comparisons"))
 
     # the next night's delta: more demo files in a sub-folder (another seed)
     generate(300, 12, workspace.landing_dir / "delta", workspace.ground_truth_dir / "delta")
     run_load(workspace)
     assert run_dbt(workspace, ["build"]) == 0
-    after = dict(_query(workspace, "select record_id_a || '/' || record_id_b, compared_at "
+    after = dict(query(workspace, "select record_id_a || '/' || record_id_b, compared_at "
                                    "from deduped.deduped_pair_comparisons"))
     assert len(after) > len(compared_at)
     assert all(after[pair] == compared_at[pair] for pair in compared_at), "old pairs were compared again"
@@ -127,3 +119,34 @@ def test_both_clustering_paths_agree_and_runaway_clusters_fail(workspace):
     assert run_dbt(workspace, ["test", "--select", "no_runaway_clusters",
                                "--vars", "{dedupe_max_cluster_size: 1}"]) != 0
     assert run_dbt(workspace, ["test", "--select", "no_runaway_clusters"]) == 0
+
+
+def test_a_block_growing_past_its_cap_loses_its_pairs_as_a_full_rebuild_would(workspace):
+    import yaml
+
+    from ingestion.settings import REPO_ROOT
+
+    rules = yaml.safe_load((REPO_ROOT / "dbt_project.yml").read_text())["vars"]["dedupe_blocking_rules"]
+    for rule in rules:
+        if rule["name"] == "phone":
+            rule["max_block_size"] = 2
+    small_cap = ["--vars", json.dumps({"dedupe_blocking_rules": rules})]
+
+    # two people give one number: a pair of the phone rule
+    _write(workspace.landing_dir, "crm__one.csv", [
+        "1,Ann,Lee,,+1 212 555 0100,Acme,USA",
+        "2,Bob,Stone,,+1 212 555 0100,Initech,USA",
+    ])
+    run_load(workspace)
+    assert run_dbt(workspace, ["build", *small_cap]) == 0
+    pairs = "select count(*) from deduped.deduped_candidate_pairs where is_candidate"
+    assert query(workspace, pairs) == [(1,)]
+
+    # a third: the block is over its cap of 2 and pairs nothing any more
+    _write(workspace.landing_dir, "crm__two.csv", ["3,Cy,Park,,+1 212 555 0100,Globex,USA"])
+    run_load(workspace)
+    assert run_dbt(workspace, ["build", *small_cap]) == 0
+    assert query(workspace, pairs) == [(0,)]
+    incremental = _deduped_state(workspace)
+    assert run_dbt(workspace, ["run", "--select", "path:models/deduped", "--full-refresh", *small_cap]) == 0
+    assert _deduped_state(workspace) == incremental

@@ -6,20 +6,13 @@ import json
 import os
 import time
 
-import duckdb
 import pytest
 
 from ingestion.landing import landing_source
 from ingestion.load import make_pipeline, run_load
 from ingestion.readers import detect_delimiter, index_records
 
-
-def query(settings, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        return con.sql(sql).fetchall()
-    finally:
-        con.close()
+from conftest import query
 
 
 def contacts_count(settings) -> int:
