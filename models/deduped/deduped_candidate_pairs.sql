@@ -142,7 +142,7 @@ paired as (
         select
             earlier.record_id_a,
             earlier.record_id_b,
-            cast(null as varchar) as blocking_rules,
+            cast(null as {{ dbt.type_string() }}) as blocking_rules,
             0 as blocking_rule_count,
             false as is_candidate
         from {{ this }} as earlier

@@ -8,8 +8,9 @@
 }}
 
 -- The golden records behind the public golden_contacts: one row per contact id ever
--- built, is_live false once the contact merged into another. Each group of fields comes whole from the one source record that
--- wins that group's survivorship rules, and names that record (provenance):
+-- built, is_live false once the contact merged into another. Each group of fields comes
+-- whole from the one source record that wins that group's survivorship rules, and names
+-- that record (provenance):
 --   name      complete names over partial ones, a full first name over an initial,
 --             then source priority (source_systems seed), then the most recent record
 --   email     valid over invalid, not disposable, a person's over a role address, work
@@ -25,7 +26,7 @@
 --
 -- Incremental, and equal to a full rebuild: each row stores a fingerprint of what its
 -- survivorship read (its records, when each was last cleaned, which phones are
--- switchboards, and the rules: this model's SQL and the seeds). A run rebuilds only
+-- switchboards, the conflict flag, and the rules: this model's SQL and the seeds). A run rebuilds only
 -- contacts whose fingerprint changed: new contacts, merges and splits, re-cleaned
 -- records. A contact that no longer exists is kept with is_live false (the strategy
 -- replaces rows by key; it cannot delete them).
@@ -59,6 +60,7 @@ member_records as (
         identity_map.contact_id,
         identity_map.contact_record_id,
         coalesce(shared_phones.phone_e164 is not null, false) as is_shared_phone,
+        identity_map.has_identity_conflict,
         match_records.cleaned_at
     from identity_map
     inner join {{ ref('deduped_match_records') }} as match_records
@@ -74,7 +76,9 @@ fingerprints as (
         md5(
             '{{ rules_checksum([], models=["deduped_golden_records"], seeds=true) }}'
             || {{ string_list_agg(
-                "contact_record_id || '@' || cast(cleaned_at as varchar) || case when is_shared_phone then '#' else '' end"
+                "contact_record_id || '@' || cast(cleaned_at as " ~ dbt.type_string() ~ ")"
+                ~ " || case when is_shared_phone then '#' else '' end"
+                ~ " || case when has_identity_conflict then '!' else '' end"
             ) }}
         ) as members_fingerprint
     from member_records

@@ -1,6 +1,15 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['value_type', 'value_key'],
+        incremental_strategy=('merge' if target.type == 'spark' else 'delete+insert'),
+        on_schema_change='sync_all_columns'
+    )
+}}
+
 -- How common each matching value is across all records, for the frequency adjustments
 -- of deduped_pair_scores and the conflict check of deduped_record_clusters. One row per
--- value type (email, phone, first_name, last_name) and value:
+-- value type (email, phone, first_name, last_name, name_company) and value:
 --   is_shared    for a mailbox or number: people whose first names and last names start
 --                with different letters give it (a switchboard, a team list), or it is a
 --                role address: company evidence. Initials, not names, so that one
@@ -9,6 +18,11 @@
 --                personal mailbox or number, so several people share that name there and
 --                name and company alone cannot tell which of them a record is
 --   is_frequent  a name that at least dedupe_frequent_name_share of all records carry
+--
+-- Incremental, and equal to a full rebuild: a run recounts the mailboxes and numbers the
+-- records matched since the last run carry, the name-at-company groups those records or
+-- those mailboxes and numbers touch, and all names (a name's share moves with every new
+-- record; there are few names).
 
 with
 
@@ -20,9 +34,51 @@ records as (
 
 record_count as (
 
-    select count(*) as records from records
+    select
+        count(*) as records,
+        max(cleaned_at) as last_cleaned_at
+    from records
 
 ),
+
+{% if is_incremental() %}
+
+    changed_records as (
+
+        select * from records
+        where cleaned_at > {{ watermark('last_cleaned_at') }}
+
+    ),
+
+    email_records as (
+
+        select * from records
+        where email_key in (select changed_records.email_key from changed_records)
+
+    ),
+
+    phone_records as (
+
+        select * from records
+        where phone_e164 in (select changed_records.phone_e164 from changed_records)
+
+    ),
+
+{% else %}
+
+    email_records as (
+
+        select * from records
+
+    ),
+
+    phone_records as (
+
+        select * from records
+
+    ),
+
+{% endif %}
 
 contact_points as (
 
@@ -32,8 +88,9 @@ contact_points as (
         count(*) as records,
         count(distinct left(first_name_key, 1)) as distinct_first_initials,
         count(distinct left(last_name_key, 1)) as distinct_last_initials,
-        max(case when is_role_email then 1 else 0 end) = 1 as is_role_address
-    from records
+        max(case when is_role_email then 1 else 0 end) = 1 as is_role_address,
+        max(cleaned_at) as last_cleaned_at
+    from email_records
     where email_key is not null
     group by email_key
 
@@ -45,45 +102,115 @@ contact_points as (
         count(*) as records,
         count(distinct left(first_name_key, 1)) as distinct_first_initials,
         count(distinct left(last_name_key, 1)) as distinct_last_initials,
-        false as is_role_address
-    from records
+        false as is_role_address,
+        max(cleaned_at) as last_cleaned_at
+    from phone_records
     where phone_e164 is not null
     group by phone_e164
 
 ),
 
-shared_contact_points as (
+recounted_contact_points as (
 
     select
         value_type,
         value_key,
         records,
-        is_role_address or (distinct_first_initials >= 2 and distinct_last_initials >= 2) as is_shared
+        is_role_address or (distinct_first_initials >= 2 and distinct_last_initials >= 2) as is_shared,
+        last_cleaned_at
     from contact_points
 
 ),
+
+-- every mailbox and number with its shared flag: the recounted ones, and the others as
+-- they were
+shared_contact_points as (
+
+    select value_type, value_key, is_shared from recounted_contact_points
+    {%- if is_incremental() %}
+    union all
+    select
+        earlier.value_type,
+        earlier.value_key,
+        earlier.is_shared
+    from {{ this }} as earlier
+    left join recounted_contact_points as recounted
+        on earlier.value_type = recounted.value_type and earlier.value_key = recounted.value_key
+    where earlier.value_type in ('email', 'phone') and recounted.value_key is null
+    {%- endif %}
+
+),
+
+name_company_records as (
+
+    select
+        records.*,
+        concat_ws('|', records.first_name_key, records.last_name_key, records.company_match_key) as group_key
+    from records
+    where
+        records.first_name_key is not null
+        and records.last_name_key is not null
+        and records.company_match_key is not null
+
+),
+
+{% if is_incremental() %}
+
+    -- groups a changed record joins, or whose mailboxes and numbers were recounted
+    touched_groups as (
+
+        select name_company_records.group_key
+        from name_company_records
+        left join changed_records on name_company_records.contact_record_id = changed_records.contact_record_id
+        left join email_records on name_company_records.contact_record_id = email_records.contact_record_id
+        left join phone_records on name_company_records.contact_record_id = phone_records.contact_record_id
+        where
+            changed_records.contact_record_id is not null
+            or email_records.contact_record_id is not null
+            or phone_records.contact_record_id is not null
+        group by name_company_records.group_key
+
+    ),
+
+    grouped_records as (
+
+        select name_company_records.*
+        from name_company_records
+        inner join touched_groups on name_company_records.group_key = touched_groups.group_key
+
+    ),
+
+{% else %}
+
+    grouped_records as (
+
+        select * from name_company_records
+
+    ),
+
+{% endif %}
 
 -- how many people seem to carry one name at one company: their personal mailboxes
 -- (work addresses) and numbers
 name_company_groups as (
 
     select
-        concat_ws('|', records.first_name_key, records.last_name_key, records.company_match_key) as value_key,
+        grouped_records.group_key as value_key,
         count(*) as records,
-        count(distinct case when records.is_work_email and not coalesce(shared_emails.is_shared, false) then records.email_key end)
-            as personal_mailboxes,
-        count(distinct case when not coalesce(shared_phones.is_shared, false) then records.phone_e164 end)
-            as personal_numbers
-    from records
+        count(distinct case
+            when grouped_records.is_work_email and not coalesce(shared_emails.is_shared, false)
+                then grouped_records.email_key
+        end) as personal_mailboxes,
+        count(distinct case
+            when not coalesce(shared_phones.is_shared, false) then grouped_records.phone_e164
+        end) as personal_numbers,
+        max(grouped_records.cleaned_at) as last_cleaned_at
+    from grouped_records
     left join shared_contact_points as shared_emails
-        on shared_emails.value_type = 'email' and records.email_key = shared_emails.value_key
+        on shared_emails.value_type = 'email' and grouped_records.email_key = shared_emails.value_key
     left join shared_contact_points as shared_phones
-        on shared_phones.value_type = 'phone' and records.phone_e164 = shared_phones.value_key
-    where
-        records.first_name_key is not null
-        and records.last_name_key is not null
-        and records.company_match_key is not null
-    group by records.first_name_key, records.last_name_key, records.company_match_key
+        on shared_phones.value_type = 'phone' and grouped_records.phone_e164 = shared_phones.value_key
+    group by grouped_records.group_key
 
 ),
 
@@ -116,8 +243,9 @@ final as (
         value_key,
         records,
         is_shared,
-        false as is_frequent
-    from shared_contact_points
+        false as is_frequent,
+        last_cleaned_at
+    from recounted_contact_points
 
     union all
 
@@ -126,17 +254,20 @@ final as (
         value_key,
         records,
         personal_mailboxes > 1 or personal_numbers > 1 as is_shared,
-        false as is_frequent
+        false as is_frequent,
+        last_cleaned_at
     from name_company_groups
 
     union all
 
+    -- the watermark rides on the names, recounted on every run
     select
         names.value_type,
         names.value_key,
         names.records,
         false as is_shared,
-        names.records >= {{ var('dedupe_frequent_name_share') }} * record_count.records as is_frequent
+        names.records >= {{ var('dedupe_frequent_name_share') }} * record_count.records as is_frequent,
+        record_count.last_cleaned_at
     from names
     cross join record_count
 

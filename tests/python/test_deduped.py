@@ -72,6 +72,12 @@ def _deduped_state(settings) -> dict[str, set[tuple]]:
                                          "from deduped.contact_identity_map")),
         "scores": set(query(settings, "select * from deduped.deduped_pair_scores")),
         "golden": set(query(settings, "select * from deduped.golden_contacts")),
+        "frequencies": set(query(settings, "select value_type, value_key, records, is_shared, is_frequent "
+                                           "from deduped.deduped_value_frequencies")),
+        "blocks": set(query(settings, "select blocking_rule, block_key, block_size, is_within_cap "
+                                      "from deduped.deduped_block_sizes")),
+        "pairs": set(query(settings, "select record_id_a, record_id_b, blocking_rules "
+                                     "from deduped.deduped_candidate_pairs where is_candidate")),
     }
 
 
