@@ -134,6 +134,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if code or result.failed_files else 0
 
 
+LAYER_OUTPUTS = [("cleaned", "cleaned_contacts"), ("deduped", "contact_identity_map"),
+                 ("deduped", "golden_contacts"), ("deduped", "contact_id_aliases")]
+
+
 def summarise_warehouse(settings: Settings) -> list[list[object]]:
     import duckdb
 
@@ -145,6 +149,10 @@ def summarise_warehouse(settings: Settings) -> list[list[object]]:
         tables = con.execute("select table_schema, table_name from information_schema.tables "
                          "where table_schema in ('raw_landing', 'staging') and table_name not like '\\_dlt%' escape '\\' "
                          "order by table_schema, table_name").fetchall()
+        # and what each later layer hands on, once it is built
+        built = {tuple(r) for r in con.execute("select table_schema, table_name from information_schema.tables")
+                 .fetchall()}
+        tables += [t for t in LAYER_OUTPUTS if t in built]
         for schema, name in tables:
             n = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
             rows.append([f"{schema}.{name}", n])

@@ -12,5 +12,6 @@
             {%- do names.append(column.name) -%}
         {%- endif -%}
     {%- endfor -%}
-    {{ return(names | join(', ')) }}
+    {#- before the relation exists (a compile on a fresh warehouse): every column -#}
+    {{ return(names | join(', ') if names else '*') }}
 {% endmacro %}
