@@ -26,9 +26,9 @@
 --
 -- Incremental, and equal to a full rebuild: each row stores a fingerprint of what its
 -- survivorship read (its records, when each was last cleaned, which phones are
--- switchboards, the conflict flag, and the rules: this model's SQL and the seeds). A run rebuilds only
--- contacts whose fingerprint changed: new contacts, merges and splits, re-cleaned
--- records. A contact that no longer exists is kept with is_live false (the strategy
+-- switchboards, the conflict flag, and the rules: this model's SQL and the seeds). A run
+-- rebuilds only contacts whose fingerprint changed: new contacts, merges and splits,
+-- re-cleaned records. A contact that no longer exists is kept with is_live false (the strategy
 -- replaces rows by key; it cannot delete them).
 
 with

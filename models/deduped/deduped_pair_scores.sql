@@ -146,7 +146,9 @@ weighted as (
     left join weights as phone_weights
         on phone_weights.comparison = 'phone' and levels.phone_level = phone_weights.comparison_level
     left join weights as first_name_weights
-        on first_name_weights.comparison = 'first_name' and levels.first_name_level = first_name_weights.comparison_level
+        on
+            first_name_weights.comparison = 'first_name'
+            and levels.first_name_level = first_name_weights.comparison_level
     left join weights as last_name_weights
         on last_name_weights.comparison = 'last_name' and levels.last_name_level = last_name_weights.comparison_level
     left join weights as company_weights
@@ -164,8 +166,8 @@ final as (
 
     select
         *,
-        email_weight + phone_weight + first_name_weight + last_name_weight + company_weight + office_weight + role_weight + country_weight
-            as match_score,
+        email_weight + phone_weight + first_name_weight + last_name_weight
+        + company_weight + office_weight + role_weight + country_weight as match_score,
         (
             email_level = 'same'
             or phone_level = 'same'

@@ -3,8 +3,9 @@
 -- safeguard: a cluster that would hold a clear conflict (two different personal
 -- mailboxes at one company domain: two colleagues) keeps only its strong links (same
 -- mailbox, same personal number) and is split along them. A conflict that strong links
--- alone make is kept and flagged (has_identity_conflict) for review. A cluster is identified by its
--- earliest-arrived record (arrival_rank: load time, then load and row order).
+-- alone make is kept and flagged (has_identity_conflict) for review. A cluster is
+-- identified by its earliest-arrived record (arrival_rank: load time, then load and row
+-- order).
 
 with
 
