@@ -1,4 +1,4 @@
-"""Accuracy of the cleaned layer against the demo generator's ground truth.
+"""Accuracy of the cleaned and deduped layers against the demo generator's ground truth.
 
 `python -m ingestion accuracy` (and `make bench`) join `cleaned.cleaned_contacts` to
 GROUND_TRUTH_DIR/records.parquet on (source system, source record id) and print, per
@@ -14,6 +14,8 @@ field, how many records the cleaned value gets right:
 - postal_code: the formatted code equals the true one (records with a postal code);
 - company_domain: the company domain equals the true one (records where one was found);
 - seniority: the level read from the job title equals the true one (records with a title).
+
+The deduped layer is scored by pairs: see measure_duplicates.
 """
 
 from __future__ import annotations
