@@ -11,13 +11,32 @@
 {% endmacro %}
 
 {#-
-    The same for the pair comparisons of the deduped layer: the SQL of the models that
-    prepare and compare pairs, the name-similarity var and `dedupe_rules_version`.
+    The same for the deduped layer: the SQL of every deduped model, the blocking rules,
+    the name-similarity var and `dedupe_rules_version`. Every incremental deduped model
+    stores it on its rows, and forget_rows_under_other_rules deletes rows made under
+    another, so after such an edit the next run re-keys, recounts, re-pairs and
+    re-compares everything by itself.
 -#}
-{% macro comparison_rules_checksum() %}
+{% macro deduped_rules_checksum() %}
     {{ return(rules_checksum(
-        ['version:' ~ var('dedupe_rules_version'), 'similarity:' ~ var('dedupe_name_similarity')],
-        models=['deduped_match_records', 'deduped_pair_comparisons'])) }}
+        ['version:' ~ var('dedupe_rules_version'), 'similarity:' ~ var('dedupe_name_similarity'),
+         'blocking:' ~ tojson(var('dedupe_blocking_rules'))],
+        folder='deduped')) }}
+{% endmacro %}
+
+{#-
+    The pre-hook of every deduped model: on an incremental run of a model that stores
+    `rules_checksum`, delete its rows made under other rules. After a rule change the
+    table is empty, its watermark falls back to 1900-01-01, and the run redoes it whole;
+    otherwise it deletes nothing.
+-#}
+{% macro forget_rows_under_other_rules() %}
+    {%- if execute and is_incremental() -%}
+        {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+        {%- if 'rules_checksum' in columns -%}
+            delete from {{ this }} where rules_checksum <> '{{ deduped_rules_checksum() }}'
+        {%- endif -%}
+    {%- endif -%}
 {% endmacro %}
 
 {#-

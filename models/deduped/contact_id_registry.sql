@@ -2,7 +2,6 @@
     config(
         materialized='incremental',
         unique_key='contact_id',
-        incremental_strategy=('merge' if target.type == 'spark' else 'delete+insert'),
         full_refresh=false
     )
 }}

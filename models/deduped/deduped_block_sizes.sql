@@ -1,9 +1,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key=['blocking_rule', 'block_key'],
-        incremental_strategy=('merge' if target.type == 'spark' else 'delete+insert'),
-        on_schema_change='sync_all_columns'
+        unique_key=['blocking_rule', 'block_key']
     )
 }}
 
@@ -63,19 +61,29 @@ sizes as (
 
 ),
 
+rule_caps as (
+
+    {% for rule in var('dedupe_blocking_rules') %}
+        {% if not loop.first %}union all{% endif %}
+        select
+            '{{ rule.name }}' as blocking_rule,
+            {{ rule.max_block_size }} as max_block_size
+    {% endfor %}
+
+),
+
 final as (
 
     select
-        blocking_rule,
-        block_key,
-        block_size,
-        case blocking_rule
-            {%- for rule in var('dedupe_blocking_rules') %}
-                when '{{ rule.name }}' then block_size <= {{ rule.max_block_size }}
-            {%- endfor %}
-        end as is_within_cap,
-        last_cleaned_at
+        sizes.blocking_rule,
+        sizes.block_key,
+        sizes.block_size,
+        rule_caps.max_block_size,
+        sizes.block_size <= rule_caps.max_block_size as is_within_cap,
+        sizes.last_cleaned_at,
+        '{{ deduped_rules_checksum() }}' as rules_checksum
     from sizes
+    inner join rule_caps on sizes.blocking_rule = rule_caps.blocking_rule
 
 )
 

@@ -1,9 +1,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key=['record_id_a', 'record_id_b'],
-        incremental_strategy=('merge' if target.type == 'spark' else 'delete+insert'),
-        on_schema_change='sync_all_columns'
+        unique_key=['record_id_a', 'record_id_b']
     )
 }}
 
@@ -60,14 +58,8 @@ records as (
         inner join block_sizes
             on blocks.blocking_rule = block_sizes.blocking_rule and blocks.block_key = block_sizes.block_key
         where not block_sizes.is_within_cap
-        group by blocks.blocking_rule, blocks.block_key, block_sizes.block_size
-        having block_sizes.block_size - count(*) <= max(
-            case blocks.blocking_rule
-                {%- for rule in var('dedupe_blocking_rules') %}
-                    when '{{ rule.name }}' then {{ rule.max_block_size }}
-                {%- endfor %}
-            end
-        )
+        group by blocks.blocking_rule, blocks.block_key, block_sizes.block_size, block_sizes.max_block_size
+        having block_sizes.block_size - count(*) <= block_sizes.max_block_size
 
     ),
 
@@ -180,7 +172,8 @@ final as (
 
     select
         all_pairs.*,
-        greatest(record_a.cleaned_at, record_b.cleaned_at) as records_cleaned_at
+        greatest(record_a.cleaned_at, record_b.cleaned_at) as records_cleaned_at,
+        '{{ deduped_rules_checksum() }}' as rules_checksum
     from all_pairs
     inner join records as record_a on all_pairs.record_id_a = record_a.contact_record_id
     inner join records as record_b on all_pairs.record_id_b = record_b.contact_record_id

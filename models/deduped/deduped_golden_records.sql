@@ -1,9 +1,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key='contact_id',
-        incremental_strategy=('merge' if target.type == 'spark' else 'delete+insert'),
-        on_schema_change='sync_all_columns'
+        unique_key='contact_id'
     )
 }}
 
@@ -105,15 +103,16 @@ records as (
         identity_map.arrival_rank,
         identity_map.has_identity_conflict,
         coalesce(sources.survivorship_priority, 999) as source_priority,
-        staged.source_updated_at,
-        staged.loaded_at,
-        staged.is_opted_out,
+        match_records.source_updated_at,
+        match_records.loaded_at,
+        match_records.is_opted_out,
         shared_phones.phone_e164 is not null as is_shared_phone,
         cleaned.*
     from {{ ref('cleaned_contacts') }} as cleaned
     inner join identity_map on cleaned.contact_record_id = identity_map.contact_record_id
     inner join contacts_to_build on identity_map.contact_id = contacts_to_build.contact_id
-    inner join {{ ref('stg_landing__contacts') }} as staged on cleaned.contact_record_id = staged.contact_record_id
+    inner join {{ ref('deduped_match_records') }} as match_records
+        on cleaned.contact_record_id = match_records.contact_record_id
     left join sources on cleaned.source_system = sources.source_system
     left join shared_phones on cleaned.phone_e164 = shared_phones.phone_e164
 

@@ -1,16 +1,15 @@
 {{
     config(
         materialized='incremental',
-        unique_key='contact_record_id',
-        incremental_strategy=('merge' if target.type == 'spark' else 'delete+insert'),
-        on_schema_change='sync_all_columns'
+        unique_key='contact_record_id'
     )
 }}
 
 -- One row per cleaned source record with the values the matcher compares, in match form:
 -- lower-case keys, usable contact points only (valid email and phone), and the record's
 -- arrival order (a cluster is named after its earliest-arrived record). Incremental: a
--- run adds the records the cleaned layer (re)cleaned since the last one.
+-- run adds the records the cleaned layer (re)cleaned since the last one, and redoes all
+-- when the deduped rules changed (deduped_rules_checksum).
 
 with
 
@@ -62,7 +61,8 @@ final as (
         staged.source_row_number,
         staged.source_updated_at,
         staged.is_opted_out,
-        cleaned.cleaned_at
+        cleaned.cleaned_at,
+        '{{ deduped_rules_checksum() }}' as rules_checksum
 
     from cleaned
     inner join staged on cleaned.contact_record_id = staged.contact_record_id

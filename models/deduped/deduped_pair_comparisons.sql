@@ -1,16 +1,14 @@
 {{
     config(
         materialized='incremental',
-        unique_key=['record_id_a', 'record_id_b'],
-        incremental_strategy=('merge' if target.type == 'spark' else 'delete+insert'),
-        on_schema_change='sync_all_columns'
+        unique_key=['record_id_a', 'record_id_b']
     )
 }}
 
 -- The field-by-field comparison of each candidate pair: the expensive part of matching
 -- (string similarities), so it is incremental. A run compares only pairs it has not
 -- compared yet, pairs where a record was (re)cleaned since, and every pair after the
--- comparison rules changed (comparison_rules_checksum); everything that depends
+-- deduped rules changed (deduped_rules_checksum); everything that depends
 -- on the whole data set (how common a name is, whether a number is a switchboard) is
 -- applied later, in deduped_pair_scores, so a nightly run equals a full rebuild.
 
@@ -24,7 +22,7 @@ candidates as (
     where
         is_candidate
         and records_cleaned_at > {{
-            watermark('records_cleaned_at', "rules_checksum = '" ~ comparison_rules_checksum() ~ "'")
+            watermark('records_cleaned_at')
             if is_incremental() else "cast('1900-01-01' as timestamp)"
         }}
 
@@ -142,8 +140,6 @@ final as (
         -- what was compared, for reading a decision
         first_name_similarity,
         last_name_similarity,
-        email_a = email_b as is_same_email,
-        phone_a = phone_b as is_same_phone,
         email_a,
         email_b,
         phone_a,
@@ -157,7 +153,7 @@ final as (
 
         -- lineage
         records_cleaned_at,
-        '{{ comparison_rules_checksum() }}' as rules_checksum,
+        '{{ deduped_rules_checksum() }}' as rules_checksum,
         current_timestamp as compared_at
 
     from similarities

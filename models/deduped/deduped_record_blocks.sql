@@ -1,9 +1,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key='contact_record_id',
-        incremental_strategy=('merge' if target.type == 'spark' else 'delete+insert'),
-        on_schema_change='sync_all_columns'
+        unique_key='contact_record_id'
     )
 }}
 
@@ -32,7 +30,8 @@ keyed as (
             contact_record_id,
             '{{ rule.name }}' as blocking_rule,
             concat_ws('|', {{ rule.columns | join(', ') }}) as block_key,
-            cleaned_at
+            cleaned_at,
+            '{{ deduped_rules_checksum() }}' as rules_checksum
         from records
         where {{ rule.columns | join(' is not null and ') }} is not null
     {% endfor %}

@@ -1,9 +1,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key=['value_type', 'value_key'],
-        incremental_strategy=('merge' if target.type == 'spark' else 'delete+insert'),
-        on_schema_change='sync_all_columns'
+        unique_key=['value_type', 'value_key']
     )
 }}
 
@@ -273,4 +271,7 @@ final as (
 
 )
 
-select * from final
+select
+    *,
+    '{{ deduped_rules_checksum() }}' as rules_checksum
+from final

@@ -7,9 +7,12 @@ import json
 import os
 from pathlib import Path
 
+import yaml
+
 from ingestion.cli import run_dbt
 from ingestion.demo.generator import generate
 from ingestion.load import run_load
+from ingestion.settings import REPO_ROOT
 
 from conftest import query
 
@@ -19,6 +22,11 @@ HEADER = "Record ID,First Name,Last Name,Email,Phone,Company,Country\n"
 def _contact_ids(settings) -> dict[str, str]:
     """source record id -> contact id"""
     return dict(query(settings, "select source_record_id, contact_id from deduped.contact_identity_map"))
+
+
+def _blocking_rules() -> list[dict]:
+    """The dedupe_blocking_rules var as dbt_project.yml sets it."""
+    return yaml.safe_load((REPO_ROOT / "dbt_project.yml").read_text())["vars"]["dedupe_blocking_rules"]
 
 
 def _statuses(settings) -> dict[str, str]:
@@ -101,6 +109,15 @@ def test_nightly_delta_compares_only_new_pairs_and_equals_a_full_rebuild(workspa
     assert run_dbt(workspace, ["run", "--select", "path:models/deduped", "--full-refresh"]) == 0
     assert _deduped_state(workspace) == incremental
 
+    # a rule change (here one blocking rule fewer) redoes the incremental steps by itself
+    fewer_rules = ["--vars", json.dumps({"dedupe_blocking_rules": [
+        rule for rule in _blocking_rules() if rule["name"] != "last_name_company"]})]
+    assert run_dbt(workspace, ["run", "--select", "path:models/deduped", *fewer_rules]) == 0
+    changed = _deduped_state(workspace)
+    assert changed["pairs"] != incremental["pairs"]
+    assert run_dbt(workspace, ["run", "--select", "path:models/deduped", "--full-refresh", *fewer_rules]) == 0
+    assert _deduped_state(workspace) == changed
+
 
 def test_both_clustering_paths_agree_and_runaway_clusters_fail(workspace):
     generate(2500, 5, workspace.landing_dir, workspace.ground_truth_dir)
@@ -121,6 +138,14 @@ def test_both_clustering_paths_agree_and_runaway_clusters_fail(workspace):
     assert statuses["model.contact_enrichment.deduped_record_clusters"] == "success"
     assert statuses["test.contact_enrichment.assert_matched_pairs_share_a_cluster"] == "fail"
 
+    # a threshold (or weight) edit takes effect on the next run, with no full refresh
+    assert run_dbt(workspace, ["run", "--select", "deduped_pair_scores+",
+                               "--vars", "{dedupe_match_threshold: 1000}"]) == 0
+    assert query(workspace, "select count(distinct contact_id) = count(*) from deduped.contact_identity_map") \
+        == [(True,)], "nothing may match"
+    assert run_dbt(workspace, ["run", "--select", "deduped_pair_scores+"]) == 0
+    assert _contact_ids(workspace) == fast
+
     # the cluster-size limit fails the build when clusters exceed it
     assert run_dbt(workspace, ["test", "--select", "no_runaway_clusters",
                                "--vars", "{dedupe_max_cluster_size: 1}"]) != 0
@@ -128,11 +153,7 @@ def test_both_clustering_paths_agree_and_runaway_clusters_fail(workspace):
 
 
 def test_a_block_growing_past_its_cap_loses_its_pairs_as_a_full_rebuild_would(workspace):
-    import yaml
-
-    from ingestion.settings import REPO_ROOT
-
-    rules = yaml.safe_load((REPO_ROOT / "dbt_project.yml").read_text())["vars"]["dedupe_blocking_rules"]
+    rules = _blocking_rules()
     for rule in rules:
         if rule["name"] == "phone":
             rule["max_block_size"] = 2
