@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ingestion.settings import REPO_ROOT, Settings, load_settings
@@ -108,6 +110,105 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     return run_dbt(settings, ["build", *args.dbt_args])
 
 
+# ------------------------------------------------------------ enrichment ----
+
+def _provider_names() -> list[str]:
+    import csv
+
+    with (REPO_ROOT / "seeds" / "enrichment_providers.csv").open(newline="") as f:
+        return [row["provider"] for row in csv.DictReader(f)]
+
+
+@contextmanager
+def provider_endpoints(settings: Settings, force_emulator: bool = False) -> Iterator[str | None]:
+    """Start the local provider emulator when no provider URL is configured (or when forced).
+
+    Yields the emulator's URL, or None when the configured providers are used. The
+    emulator answers from the demo ground truth (GROUND_TRUTH_DIR); its URL and keys are
+    set for this process only.
+    """
+    import dlt
+
+    from ingestion.enrichment.emulator import DEFAULT_KEYS, Emulator, EmulatorConfig
+
+    names = _provider_names()
+    configured = [n for n in names if dlt.config.get(f"sources.enrichment.providers.{n}.base_url")]
+    if configured and not force_emulator:
+        yield None
+        return
+    emulator = Emulator(EmulatorConfig(truth_dir=settings.ground_truth_dir)).start()
+    saved = {k: os.environ.get(k) for n in names for k in (f"SOURCES__ENRICHMENT__PROVIDERS__{n.upper()}__BASE_URL",
+                                                           f"SOURCES__ENRICHMENT__PROVIDERS__{n.upper()}__API_KEY")}
+    for n in names:
+        if n in DEFAULT_KEYS:
+            os.environ[f"SOURCES__ENRICHMENT__PROVIDERS__{n.upper()}__BASE_URL"] = emulator.url
+            os.environ[f"SOURCES__ENRICHMENT__PROVIDERS__{n.upper()}__API_KEY"] = DEFAULT_KEYS[n]
+    print(f"No enrichment provider configured: using the local provider emulator at {emulator.url}.")
+    try:
+        yield emulator.url
+    finally:
+        emulator.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def enrich(settings: Settings, *, dry_run: bool = False, only: list[str] | None = None,
+           limit: int | None = None, force_emulator: bool = False, progress: bool | None = None) -> int:
+    """Run the enrichment loader and print its summary; 0 unless it could not run at all."""
+    from ingestion.enrichment.loader import Progress, RequestsNotBuilt, describe, run_enrichment
+
+    with provider_endpoints(settings, force_emulator):
+        try:
+            result = run_enrichment(settings, dry_run=dry_run, only=only, limit=limit,
+                                    progress=Progress(enabled=progress))
+        except RequestsNotBuilt as exc:
+            print(f"ERROR {exc}", file=sys.stderr)
+            return 1
+    for reason in result.skipped:
+        print(f"skipped provider {reason}", file=sys.stderr)
+    headers, rows = describe(result)
+    if result.recovered_packages:
+        print(f"Loaded {result.recovered_packages} package(s) of answers left by an interrupted run.")
+    print(render_table(headers, rows))
+    if dry_run:
+        print("Dry run: nothing was sent. Later providers' figures are upper bounds (the waterfall drops "
+              "what earlier providers supply).")
+        return 0
+    credits = sum(p.credits for p in result.providers)
+    print(f"credits charged: {credits:,}; pending (asked again next run): {result.pending:,}"
+          + (f"; credits possibly billed for lost answers: {result.credits_at_risk:,}" if result.credits_at_risk
+             else ""))
+    return 1 if result.skipped and not result.providers else 0
+
+
+def cmd_enrich(args: argparse.Namespace, settings: Settings) -> int:
+    return enrich(settings, dry_run=args.dry_run, only=args.provider or None, limit=args.limit,
+                  force_emulator=args.emulator, progress=False if args.no_progress else None)
+
+
+def cmd_emulator(args: argparse.Namespace, settings: Settings) -> int:
+    from ingestion.enrichment.emulator import COMPANY, DEFAULT_KEYS, PERSON, Emulator, EmulatorConfig, Faults
+
+    faults = Faults(server_error_rate=args.server_error_rate, rate_limit_rate=args.rate_limit_rate,
+                    malformed_rate=args.malformed_rate, latency_ms=args.latency_ms)
+    config = EmulatorConfig(truth_dir=Path(args.truth_dir) if args.truth_dir else settings.ground_truth_dir,
+                            faults={PERSON: faults, COMPANY: faults},
+                            match_rate={PERSON: args.match_rate, COMPANY: args.match_rate})
+    emulator = Emulator(config, port=args.port).start()
+    print(f"Provider emulator on {emulator.url} (person: POST /v5/person/bulk, key header X-Api-Key "
+          f"{DEFAULT_KEYS[PERSON]!r}; company: POST /v1/companies/lookup, bearer {DEFAULT_KEYS[COMPANY]!r}). "
+          "Ctrl-C stops it.")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        emulator.stop()
+    return 0
+
+
 # ------------------------------------------------------------------- run ----
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -123,6 +224,12 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     print_load_result(result)
     print("== dbt build")
     code = run_dbt(settings, ["build"])
+    if code == 0:
+        print("== enrichment")
+        code = enrich(settings)
+        if code == 0:
+            print("== dbt build of the answers and what depends on them")
+            code = run_dbt(settings, ["build", "--select", "source:enrichment+"])
     summary = summarise_warehouse(settings)
     print("== summary")
     print(render_table(["relation", "rows"], summary))
@@ -135,7 +242,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 LAYER_OUTPUTS = [("cleaned", "cleaned_contacts"), ("deduped", "contact_identity_map"),
-                 ("deduped", "golden_contacts"), ("deduped", "contact_id_aliases")]
+                 ("deduped", "golden_contacts"), ("deduped", "contact_id_aliases"),
+                 ("raw_enrichment", "provider_responses"), ("enriched", "enrichment_requests")]
 
 
 def summarise_warehouse(settings: Settings) -> list[list[object]]:
@@ -222,14 +330,44 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("dbt_args", nargs=argparse.REMAINDER, help="extra arguments for dbt build")
     build.set_defaults(func=cmd_build)
 
-    run = sub.add_parser("run", help="the batch: demo data if needed, load, dbt build, summary",
+    run = sub.add_parser("run", help="the batch: demo data if needed, load, dbt build, enrich, build, summary",
                          description="Write demo data when the landing folder is empty, load the landing "
-                                     "files, run `dbt build` and print a summary. Exit status 1 on failure.")
+                                     "files, run `dbt build`, ask the enrichment providers (the local emulator "
+                                     "when none is configured), build the answers and print a summary. Exit "
+                                     "status 1 on failure.")
     run.add_argument("--demo-contacts", type=int, default=DEFAULT_DEMO_CONTACTS,
                      help=f"demo records to write when the landing folder is empty "
                           f"(default {DEFAULT_DEMO_CONTACTS:,})")
     run.add_argument("--seed", type=int, default=DEFAULT_SEED, help="demo random seed")
     run.set_defaults(func=cmd_run)
+
+    enrich_ = sub.add_parser("enrich", help="ask the enrichment providers what enriched.enrichment_requests lists",
+                             description="Read enriched.enrichment_requests, ask the providers in waterfall order "
+                                         "within the run's budget, append every response to "
+                                         "raw_enrichment.provider_responses and print a summary. Providers come "
+                                         "from .dlt/config.toml and .dlt/secrets.toml (or SOURCES__ENRICHMENT__* "
+                                         "variables); with none configured the local emulator is started.")
+    enrich_.add_argument("--dry-run", action="store_true",
+                         help="send nothing; print how many calls and credits the run would use at most")
+    enrich_.add_argument("--provider", action="append", metavar="NAME",
+                         help="ask only this provider (repeatable; default: all, in waterfall order)")
+    enrich_.add_argument("--limit", type=int, help="send at most this many requests per provider")
+    enrich_.add_argument("--emulator", action="store_true",
+                         help="use the local provider emulator even when providers are configured")
+    enrich_.add_argument("--no-progress", action="store_true", help="no progress bar on the terminal")
+    enrich_.set_defaults(func=cmd_enrich)
+
+    emulator = sub.add_parser("emulator", help="serve the local provider emulator until Ctrl-C",
+                              description="Serve the person and company provider emulator on 127.0.0.1, "
+                                          "answering from the demo ground truth; faults by flag.")
+    emulator.add_argument("--port", type=int, default=8799, help="port (default 8799; 0: any free port)")
+    emulator.add_argument("--truth-dir", help="ground-truth folder (default: GROUND_TRUTH_DIR)")
+    emulator.add_argument("--match-rate", type=float, default=0.85, help="share of people it knows (default 0.85)")
+    emulator.add_argument("--server-error-rate", type=float, default=0.0, help="share of calls answered 5xx")
+    emulator.add_argument("--rate-limit-rate", type=float, default=0.0, help="share of calls answered 429")
+    emulator.add_argument("--malformed-rate", type=float, default=0.0, help="share of bodies cut short")
+    emulator.add_argument("--latency-ms", type=float, default=0.0, help="delay of every call")
+    emulator.set_defaults(func=cmd_emulator)
 
     accuracy = sub.add_parser("accuracy", help="score the cleaned and deduped layers against the demo ground truth",
                               description="Join cleaned.cleaned_contacts and deduped.contact_identity_map to the "
@@ -260,4 +398,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # dlt logs through its own logger, at the same level
     os.environ.setdefault("RUNTIME__LOG_LEVEL", logging.getLevelName(level))
+    # dlt reads .dlt/config.toml and .dlt/secrets.toml of the repository, from any working directory
+    os.environ.setdefault("DLT_PROJECT_DIR", str(REPO_ROOT))
     return args.func(args, load_settings())

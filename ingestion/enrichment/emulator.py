@@ -1,0 +1,397 @@
+"""A local emulator of two enrichment providers: a real HTTP server on 127.0.0.1.
+
+`make run` starts it when no provider URL is configured; the tests and `make bench`
+start it too. It answers from the demo generator's ground truth, so what lands in
+the warehouse can be checked.
+
+**Person provider** (modelled on People Data Labs' bulk person enrichment):
+`POST /v5/person/bulk` with header `X-Api-Key`, body
+`{"requests": [{"params": {"email": .., "first_name": .., "last_name": .., "company": ..},
+"metadata": {"request_id": ..}}, ...]}` (1-100 requests). The answer is a JSON array in
+request order; each item has `status` (200 matched, 404 not found, 402 out of credits),
+`likelihood` (1-10), `data` (job title, seniority and department enums, company name,
+website, size range, employee count, industry, location, `job_last_verified`) and the
+request's `metadata` echoed. It matches on any of the person's e-mail addresses, else
+on first + last name with the company's domain or name.
+
+**Company provider** (modelled on domain firmographics APIs): `POST /v1/companies/lookup`
+with header `Authorization: Bearer <key>`, body `{"lookups": [{"domain": .., "request_id": ..}]}`
+(up to 25). The answer is `{"results": [{"request_id", "domain", "found", "company": {..}}]}`
+with nested `metrics` (employees, employeesRange, estimatedAnnualRevenue) and `category`.
+
+**Real behaviour**: a wrong or missing key gets 401; credits run out (402, per call when
+none are left, per item when they run out mid-batch); one credit per match, none for a
+miss. A request id is billed once: asking again for an id already billed (a response
+the client lost to a timeout or a truncated body) returns the same answer free, as
+providers that take an idempotency key do.
+
+**Faults**, each a probability per call: `server_error_rate` (500/502/503),
+`rate_limit_rate` (429 with `Retry-After`), `malformed_rate` (the call is processed and
+billed, the body cut short), `slow_rate` (answered after `slow_seconds`, past a client's
+timeout), `partial_rate` (only the first part of the batch is answered); `latency_ms`
+delays every call. `enum_version` 2 renames some enums, as providers do between API
+versions.
+
+Run alone: `python -m ingestion emulator --port 8799` (see `--help`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import threading
+import time
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+PERSON = "person"
+COMPANY = "company"
+PERSON_PATH = "/v5/person/bulk"
+COMPANY_PATH = "/v1/companies/lookup"
+MAX_BATCH = {PERSON: 100, COMPANY: 25}
+DEFAULT_KEYS = {PERSON: "emulator-person-key", COMPANY: "emulator-company-key"}
+
+# Provider enums, as each API spells them (our canonical value -> theirs). The seed
+# provider_enums maps them back; enum_version 2 renames a few, as a new API version would.
+PERSON_LEVELS = {"c_level": "cxo", "vp": "vp", "director": "director", "manager": "manager",
+                 "senior": "senior", "entry": "entry"}
+PERSON_LEVELS_V2 = {**PERSON_LEVELS, "c_level": "c_suite", "entry": "entry_level"}
+PERSON_ROLES = {"marketing": "marketing", "sales": "sales", "engineering": "engineering",
+                "it": "information_technology", "finance": "finance", "hr": "human_resources",
+                "operations": "operations", "executive": "executive"}
+PERSON_ROLES_V2 = {**PERSON_ROLES, "it": "it", "hr": "people"}
+PERSON_INDUSTRIES = {
+    "software": "computer software", "financial_services": "financial services",
+    "healthcare": "hospital & health care", "manufacturing": "mechanical or industrial engineering",
+    "retail": "retail", "telecommunications": "telecommunications", "media": "media production",
+    "education": "education management", "logistics": "logistics and supply chain",
+    "energy": "oil & energy", "professional_services": "management consulting",
+    "pharmaceuticals": "pharmaceuticals", "insurance": "insurance", "hospitality": "hospitality"}
+COMPANY_INDUSTRIES = {
+    "software": "Software", "financial_services": "Banking & Finance", "healthcare": "Health Care",
+    "manufacturing": "Industrial Manufacturing", "retail": "Retail", "telecommunications": "Telecom",
+    "media": "Media & Entertainment", "education": "Education", "logistics": "Transportation & Logistics",
+    "energy": "Energy & Utilities", "professional_services": "Consulting",
+    "pharmaceuticals": "Pharmaceuticals", "insurance": "Insurance", "hospitality": "Hospitality"}
+COMPANY_EMPLOYEE_RANGES = [(10, "1-10"), (50, "11-50"), (250, "51-250"), (1000, "251-1K"),
+                           (5000, "1K-5K"), (10000, "5K-10K"), (50000, "10K-50K"),
+                           (100000, "50K-100K")]
+COMPANY_REVENUE = {"<1M": "$0-$1M", "1M-10M": "$1M-$10M", "10M-50M": "$10M-$50M",
+                   "50M-100M": "$50M-$100M", "100M-500M": "$100M-$250M", "500M-1B": "$500M-$1B",
+                   "1B-10B": "$1B-$10B", "10B+": "$10B+"}
+COUNTRY_NAMES = {"US": "united states", "CA": "canada", "GB": "united kingdom", "DE": "germany",
+                 "FR": "france", "NL": "netherlands", "AU": "australia", "IN": "india"}
+
+
+def fold(text: str | None) -> str:
+    """Lower-case ASCII letters and digits only: how the emulator compares names."""
+    if not text:
+        return ""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(ch for ch in ascii_text.lower() if ch.isalnum())
+
+
+def _share(key: str) -> float:
+    """A stable number in [0, 1) per key: decides who the provider knows."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0x100000000
+
+
+@dataclass
+class Faults:
+    server_error_rate: float = 0.0
+    rate_limit_rate: float = 0.0
+    retry_after_seconds: int = 1
+    malformed_rate: float = 0.0
+    slow_rate: float = 0.0
+    slow_seconds: float = 5.0
+    partial_rate: float = 0.0
+    latency_ms: float = 0.0
+
+
+@dataclass
+class EmulatorConfig:
+    truth_dir: Path | None = None
+    api_keys: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_KEYS))
+    credits: dict[str, int | None] = field(default_factory=lambda: {PERSON: None, COMPANY: None})
+    match_rate: dict[str, float] = field(default_factory=lambda: {PERSON: 0.85, COMPANY: 0.9})
+    faults: dict[str, Faults] = field(default_factory=lambda: {PERSON: Faults(), COMPANY: Faults()})
+    enum_version: int = 1
+    seed: int = 7
+
+
+@dataclass
+class Ledger:
+    """What the emulated provider saw and billed (for tests and the benchmark)."""
+
+    calls: Counter = field(default_factory=Counter)            # provider -> HTTP calls
+    statuses: Counter = field(default_factory=Counter)         # (provider, http status) -> calls
+    items: Counter = field(default_factory=Counter)            # provider -> items received
+    charged: Counter = field(default_factory=Counter)          # provider -> credits charged
+    billed_ids: dict[str, set[str]] = field(default_factory=lambda: {PERSON: set(), COMPANY: set()})
+    asked: dict[str, Counter] = field(default_factory=lambda: {PERSON: Counter(), COMPANY: Counter()})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {p: {"calls": self.calls[p], "items": self.items[p], "charged": self.charged[p],
+                    "billed_request_ids": len(self.billed_ids[p]),
+                    "statuses": {str(s): n for (q, s), n in self.statuses.items() if q == p}}
+                for p in (PERSON, COMPANY)}
+
+
+class Truth:
+    """The demo ground truth, indexed the ways a provider matches."""
+
+    def __init__(self, truth_dir: Path | None) -> None:
+        self.persons: list[dict] = []
+        self.companies: dict[str, dict] = {}
+        self.by_email: dict[str, int] = {}
+        self.by_name_company: dict[tuple[str, str, str], list[int]] = {}
+        self.by_domain: dict[str, dict] = {}
+        if truth_dir is None or not (Path(truth_dir) / "persons.parquet").exists():
+            return
+        import pyarrow.parquet as pq
+
+        self.companies = {c["company_id"]: c for c in pq.read_table(Path(truth_dir) / "companies.parquet").to_pylist()}
+        self.by_domain = {c["domain"]: c for c in self.companies.values()}
+        self.persons = pq.read_table(Path(truth_dir) / "persons.parquet").to_pylist()
+        for i, p in enumerate(self.persons):
+            for email in (p["email"], p["personal_email"]):
+                if email:
+                    self.by_email.setdefault(email.lower(), i)
+            company = self.companies[p["company_id"]]
+            first, last = fold(p["first_name"]), fold(p["last_name"])
+            for key in (fold(company["domain"]), fold(company["name"])):
+                self.by_name_company.setdefault((first, last, key), []).append(i)
+
+    def match_person(self, params: dict) -> tuple[dict, int] | None:
+        """The person a request points at and the likelihood, or None."""
+        emails = params.get("email") or []
+        for email in [emails] if isinstance(emails, str) else emails:
+            i = self.by_email.get(str(email).strip().lower())
+            if i is not None:
+                return self.persons[i], 9
+        first, last = fold(params.get("first_name")), fold(params.get("last_name"))
+        company = str(params.get("company") or "")
+        if first and last and company:
+            for key in (fold(company), fold(company.rsplit(".", 1)[0] if "." in company else company)):
+                hits = self.by_name_company.get((first, last, key))
+                if hits:
+                    # two colleagues of one name: the provider picks one, less sure of it
+                    return self.persons[min(hits)], 7 if len(hits) == 1 else 4
+        return None
+
+
+class Emulator:
+    """Both providers on one loopback port. Use as a context manager, or start()/stop()."""
+
+    def __init__(self, config: EmulatorConfig | None = None, port: int = 0) -> None:
+        self.config = config or EmulatorConfig()
+        self.truth = Truth(self.config.truth_dir)
+        self.ledger = Ledger()
+        self.credits_left = dict(self.config.credits)
+        self._lock = threading.Lock()
+        self._rng = random.Random(self.config.seed)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Emulator:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="provider-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --------------------------------------------------------------- logic ----
+    def draw(self) -> float:
+        with self._lock:
+            return self._rng.random()
+
+    def fault(self, provider: str) -> tuple[int, dict[str, str], bytes] | None:
+        """An injected failure that happens before the provider processes the call."""
+        f = self.config.faults[provider]
+        if f.latency_ms:
+            time.sleep(f.latency_ms / 1000)
+        if self.draw() < f.server_error_rate:
+            status = (500, 502, 503)[int(self.draw() * 3)]
+            return status, {}, json.dumps({"error": {"type": "server_error", "message": "try again"}}).encode()
+        if self.draw() < f.rate_limit_rate:
+            return 429, {"Retry-After": str(f.retry_after_seconds)}, json.dumps(
+                {"error": {"type": "rate_limit", "message": "too many requests"}}).encode()
+        return None
+
+    def bill(self, provider: str, request_id: str | None) -> str:
+        """'billed', 'repeat' (already billed for this id: free) or 'no_credits'."""
+        with self._lock:
+            ids = self.ledger.billed_ids[provider]
+            if request_id and request_id in ids:
+                return "repeat"
+            left = self.credits_left.get(provider)
+            if left is not None and left <= 0:
+                return "no_credits"
+            if left is not None:
+                self.credits_left[provider] = left - 1
+            self.ledger.charged[provider] += 1
+            if request_id:
+                ids.add(request_id)
+            return "billed"
+
+    def known(self, provider: str, key: str) -> bool:
+        return _share(f"{provider}:{key}") < self.config.match_rate[provider]
+
+    def person_item(self, request: dict) -> dict:
+        params = request.get("params") or {}
+        metadata = request.get("metadata") or {}
+        found = self.truth.match_person(params)
+        if found is None or not self.known(PERSON, found[0]["person_id"]):
+            return {"status": 404, "metadata": metadata,
+                    "error": {"type": "not_found", "message": "No records were found matching your request"}}
+        person, likelihood = found
+        billing = self.bill(PERSON, metadata.get("request_id"))
+        if billing == "no_credits":
+            return {"status": 402, "metadata": metadata,
+                    "error": {"type": "payment_required", "message": "You have hit your account maximum"}}
+        v2 = self.config.enum_version >= 2
+        company = self.truth.companies[person["company_id"]]
+        levels = PERSON_LEVELS_V2 if v2 else PERSON_LEVELS
+        roles = PERSON_ROLES_V2 if v2 else PERSON_ROLES
+        size = company["size_band"]
+        return {"status": 200, "likelihood": likelihood, "metadata": metadata, "billed": billing == "billed",
+                "data": {
+                    "full_name": f"{person['first_name']} {person['last_name']}".lower(),
+                    "job_title": person["job_title"].lower(),
+                    "job_title_role": roles.get(person["department"]),
+                    "job_title_levels": [levels[person["seniority"]]],
+                    "job_company_name": company["name"].lower(),
+                    "job_company_website": company["domain"],
+                    "job_company_size": size.replace("10001+", "10000+") if v2 else size,
+                    "job_company_employee_count": company["employee_count"],
+                    "job_company_industry": PERSON_INDUSTRIES[company["industry"]],
+                    "location_country": COUNTRY_NAMES.get(person["country_code"], person["country_code"]),
+                    "location_locality": (person["city"] or "").lower(),
+                    "job_last_verified": f"2026-{1 + int(_share(person['person_id']) * 10):02d}-01",
+                }}
+
+    def company_item(self, lookup: dict) -> dict:
+        domain = str(lookup.get("domain") or "").strip().lower()
+        request_id = lookup.get("request_id")
+        company = self.truth.by_domain.get(domain)
+        if company is None or not self.known(COMPANY, company["company_id"]):
+            return {"request_id": request_id, "domain": domain, "found": False}
+        billing = self.bill(COMPANY, request_id)
+        if billing == "no_credits":
+            return {"request_id": request_id, "domain": domain, "found": None, "error": "credits_exhausted"}
+        employees = company["employee_count"]
+        employees_range = next((label for top, label in COMPANY_EMPLOYEE_RANGES if employees <= top), "100K+")
+        return {"request_id": request_id, "domain": domain, "found": True, "billed": billing == "billed",
+                "company": {"name": company["name"], "domain": company["domain"],
+                            "category": {"industry": COMPANY_INDUSTRIES[company["industry"]]},
+                            "metrics": {"employees": employees, "employeesRange": employees_range,
+                                        "estimatedAnnualRevenue": COMPANY_REVENUE[company["revenue_range"]]},
+                            "geo": {"countryCode": company["country_code"]},
+                            "indexedAt": f"2026-{1 + int(_share(company['company_id']) * 10):02d}-15"}}
+
+    def handle(self, provider: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        key = self.config.api_keys[provider]
+        given = headers.get("x-api-key") if provider == PERSON else \
+            (headers.get("authorization") or "").removeprefix("Bearer ").strip()
+        if given != key:
+            return 401, {}, json.dumps({"error": {"type": "authentication_error",
+                                                  "message": "Invalid or missing API key"}}).encode()
+        injected = self.fault(provider)
+        if injected:
+            return injected
+        with self._lock:
+            left = self.credits_left.get(provider)
+        if left is not None and left <= 0:
+            return 402, {}, json.dumps({"error": {"type": "payment_required",
+                                                  "message": "You have no credits left"}}).encode()
+        try:
+            payload = json.loads(body)
+            items = payload["requests"] if provider == PERSON else payload["lookups"]
+            if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH[provider]:
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            return 400, {}, json.dumps({"error": {"type": "invalid_request_error",
+                                                  "message": f"send 1-{MAX_BATCH[provider]} requests"}}).encode()
+        f = self.config.faults[provider]
+        if len(items) > 1 and self.draw() < f.partial_rate:
+            items = items[:max(1, int(len(items) * self.draw()))]
+        with self._lock:
+            self.ledger.items[provider] += len(items)
+            for item in items:
+                subject = (item.get("metadata") or {}).get("request_id") if provider == PERSON else item.get("domain")
+                self.ledger.asked[provider][str(subject)] += 1
+        if provider == PERSON:
+            answer: Any = [self.person_item(item) for item in items]
+        else:
+            answer = {"results": [self.company_item(item) for item in items]}
+        text = json.dumps(answer).encode()
+        if self.draw() < f.slow_rate:
+            time.sleep(f.slow_seconds)
+        if self.draw() < f.malformed_rate:
+            text = text[: max(1, len(text) // 2)]
+        return 200, {}, text
+
+
+def _handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt: str, *args: object) -> None:  # request lines at debug, never bodies
+            log.debug("emulator: " + fmt, *args)
+
+        def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+                pass
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            if self.path == "/health":
+                self._send(200, {}, b'{"status": "ok"}')
+            elif self.path == "/_emulator/ledger":
+                self._send(200, {}, json.dumps(emulator.ledger.as_dict()).encode())
+            else:
+                self._send(404, {}, b'{"error": {"type": "not_found"}}')
+
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            provider = {PERSON_PATH: PERSON, COMPANY_PATH: COMPANY}.get(self.path.split("?")[0])
+            if provider is None:
+                self._send(404, {}, b'{"error": {"type": "not_found"}}')
+                return
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, extra, text = emulator.handle(provider, headers, body)
+            with emulator._lock:
+                emulator.ledger.calls[provider] += 1
+                emulator.ledger.statuses[(provider, status)] += 1
+            self._send(status, extra, text)
+
+    return Handler
