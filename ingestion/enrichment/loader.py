@@ -72,11 +72,12 @@ RESPONSES_SCHEMA = pa.schema([
     pa.field("credits_charged", pa.int32()),
     pa.field("payload", pa.string()),
     pa.field("error_message", pa.string()),
+    pa.field("may_be_billed", pa.bool_()),
     pa.field("_loaded_at", UTC_TS, nullable=False),
 ])
 REQUEST_COLUMNS = ["request_id", "provider", "provider_kind", "waterfall_rank", "subject_key", "contact_id",
                    "company_domain", "lookup_email", "lookup_first_name", "lookup_last_name", "lookup_company",
-                   "wants_job_title", "wants_seniority", "wants_company_size", "wants_industry"]
+                   "wants_job_title", "wants_seniority", "wants_company_size", "wants_industry", "lost_answers"]
 
 
 def _now() -> datetime:
@@ -97,8 +98,15 @@ def read_requests(settings: Settings) -> tuple[list[Request], dict[str, tuple[st
         raise RequestsNotBuilt(f"no warehouse at {settings.warehouse}: run the load and `dbt build` first")
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
+        # answered since enrichment_requests was built (a run without a dbt build in between,
+        # or answers a killed run left): never asked, nor billed, again
+        answered = ""
+        if con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                       [DATASET_NAME, RESPONSES_TABLE]).fetchone()[0]:
+            answered = (f"where request_id not in (select request_id from {DATASET_NAME}.{RESPONSES_TABLE} "
+                        "where outcome in ('matched', 'not_found'))")
         try:
-            rows = con.execute(f"select {', '.join(REQUEST_COLUMNS)} from enriched.enrichment_requests "
+            rows = con.execute(f"select {', '.join(REQUEST_COLUMNS)} from enriched.enrichment_requests {answered} "
                                "order by waterfall_rank, provider, request_id").fetchall()
             providers = con.execute("select provider, provider_kind, waterfall_rank "
                                     "from reference.enrichment_providers order by waterfall_rank").fetchall()
@@ -453,17 +461,19 @@ class ProviderRun:
                    "company_domain": request.company_domain, "requested_fields": " ".join(sorted(request.wants)),
                    "attempts": request.attempts, "requested_at": requested_at, "http_status": http_status}
             if answers is None:
-                row.update(outcome="failed", error_message=error or "no answer")
+                row.update(outcome="failed", error_message=error or "no answer", may_be_billed=lost > 0)
             elif answer is None:
                 if request.attempts <= cfg.max_retries and not self.stats.stopped:
                     requeue.append(request)     # left out of a partial answer: into a later batch
                     continue
                 row.update(outcome="unanswered", error_message="left out of the provider's answer")
             elif answer.status in (200, 404):
-                billed = 1 if answer.status == 200 and answer.billed else 0
-                charged += billed
+                # billed now (a repeat of a request id the provider already billed, after a lost
+                # answer, is free); the answer itself cost one credit either way
+                charged += 1 if answer.status == 200 and answer.billed else 0
                 row.update(outcome="matched" if answer.status == 200 else "not_found", answered_at=answered_at,
-                           item_status=answer.status, likelihood=answer.likelihood, credits_charged=billed,
+                           item_status=answer.status, likelihood=answer.likelihood,
+                           credits_charged=1 if answer.status == 200 else 0,
                            payload=json.dumps(answer.payload, sort_keys=True))
                 if answer.status == 200:
                     self.answers.append((request, answer))
@@ -571,10 +581,11 @@ def run_enrichment(settings: Settings, *, dry_run: bool = False, only: list[str]
             todo = []
             for r in by_provider.get(cfg.name, []):
                 remaining = _remaining(r, by_contact, by_domain)
-                if not remaining:
+                # an answer a lost call may have paid for is fetched whatever the waterfall says
+                if not remaining and not r.lost_answers:
                     stats.covered += 1
                     continue
-                r.wants = remaining
+                r.wants = remaining or r.wants
                 todo.append(r)
             if limit is not None:
                 stats.not_sent += max(0, len(todo) - limit)

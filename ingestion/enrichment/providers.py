@@ -128,6 +128,7 @@ class Request:
     lookup_last_name: str | None
     lookup_company: str | None
     wants: frozenset[str]
+    lost_answers: int = 0        # earlier calls that may have been billed but whose answer was lost
     attempts: int = 0
 
 

@@ -210,13 +210,12 @@ company_requests as (
         max(case when wanted.wants_industry and providers.supplies_industry then 1 else 0 end) = 1
             as wants_industry,
         min(wanted.request_reason) as request_reason,
-        count(*) as contacts_waiting
+        sum(case when wanted.wants_company_size or wanted.wants_industry then 1 else 0 end) as contacts_waiting
     from wanted
     cross join providers
     where
         providers.provider_kind = 'company'
         and wanted.company_domain is not null
-        and (wanted.wants_company_size or wanted.wants_industry)
     group by providers.provider, providers.provider_kind, providers.waterfall_rank, wanted.company_domain
 
 ),
@@ -251,6 +250,7 @@ failed_attempts as (
     select
         request_id,
         count(*) as failed_attempts,
+        sum(case when may_be_billed then 1 else 0 end) as lost_answers,
         min(requested_at) as first_requested_at
     from {{ ref('stg_enrichment__provider_responses') }}
     where not is_answered
@@ -280,13 +280,28 @@ keyed as (
             candidates.provider = latest_answers.provider
             and candidates.subject_key = latest_answers.subject_key
             and latest_answers.recency = 1
+
+),
+
+wanted_requests as (
+
+    select
+        keyed.*,
+        coalesce(failed_attempts.failed_attempts, 0) as failed_attempts,
+        coalesce(failed_attempts.lost_answers, 0) as lost_answers,
+        failed_attempts.first_requested_at
+    from keyed
+    left join failed_attempts on keyed.request_id = failed_attempts.request_id
     where
-        (candidates.wants_job_title or candidates.wants_seniority
-        or candidates.wants_company_size or candidates.wants_industry)
+        (
+            keyed.wants_job_title or keyed.wants_seniority or keyed.wants_company_size or keyed.wants_industry
+            -- an answer a lost call may have paid for is fetched even when nothing is missing any more
+            or failed_attempts.lost_answers > 0
+        )
         -- a provider rests on a subject it matched within the TTL or did not find within the back-off
         and not coalesce(
-            (latest_answers.outcome = 'matched' and latest_answers.answered_at >= {{ fresh_since }})
-            or (latest_answers.outcome = 'not_found' and latest_answers.answered_at >= {{ not_found_since }}),
+            (keyed.previous_outcome = 'matched' and keyed.previous_answered_at >= {{ fresh_since }})
+            or (keyed.previous_outcome = 'not_found' and keyed.previous_answered_at >= {{ not_found_since }}),
             false
         )
 
@@ -327,11 +342,11 @@ final as (
         keyed.previous_request_id,
         keyed.previous_outcome,
         keyed.previous_answered_at,
-        coalesce(failed_attempts.failed_attempts, 0) as failed_attempts,
-        failed_attempts.first_requested_at
+        keyed.failed_attempts,
+        keyed.lost_answers,
+        keyed.first_requested_at
 
-    from keyed
-    left join failed_attempts on keyed.request_id = failed_attempts.request_id
+    from wanted_requests as keyed
 
 )
 

@@ -27,6 +27,7 @@ source as (
             cast(null as {{ dbt.type_int() }}) as credits_charged,
             cast(null as {{ dbt.type_string() }}) as payload,
             cast(null as {{ dbt.type_string() }}) as error_message,
+            cast(null as {{ dbt.type_boolean() }}) as may_be_billed,
             cast(null as {{ dbt.type_timestamp() }}) as _loaded_at,
             cast(null as {{ dbt.type_string() }}) as _dlt_load_id
         where 1 = 0
@@ -59,6 +60,7 @@ renamed as (
         credits_charged,
         payload as payload_json,
         error_message,
+        coalesce(may_be_billed, false) as may_be_billed,
 
         -- timestamps
         {{ to_utc_timestamp('requested_at') }} as requested_at,
