@@ -8,6 +8,10 @@ CSV ingestion is compared against. Later issues add their stages here.
 A second table scales the deduped layer: for each size in `dedupe_scales` (100k,
 500k and 1M contacts by default) fresh demo data is loaded and built up to the
 cleaned layer, then the deduped layer is built from scratch, timed on its own.
+
+A third table pushes 100,000 person requests of the built warehouse through the
+provider emulator (run in the bench process, on the same cores), once with no latency
+and once with 50 ms per call; the ceiling is concurrency x batch size / latency.
 """
 
 from __future__ import annotations
@@ -112,6 +116,40 @@ def _dedupe_scale_row(root: Path, contacts: int, seed: int, env: dict[str, str])
             f"{secs / records * 1e6:.1f}", f"{mb:,.0f}"]
 
 
+ENRICH_REQUESTS = 100_000
+ENRICH_LATENCIES_MS = (0, 50)
+
+
+def _enrichment_rows(root: Path, truth: Path, env: dict[str, str]) -> list[list[object]]:
+    """Person requests through the emulator (in this process) at each latency, loader timed alone."""
+    import json
+
+    from ingestion.enrichment.emulator import COMPANY, DEFAULT_KEYS, PERSON, Emulator, EmulatorConfig, Faults
+
+    rows = []
+    batch, concurrency = 100, 4
+    for latency in ENRICH_LATENCIES_MS:
+        faults = Faults(latency_ms=latency)
+        emulator = Emulator(EmulatorConfig(truth_dir=truth, faults={PERSON: faults, COMPANY: faults})).start()
+        try:
+            run_env = {**env, "SOURCES__ENRICHMENT__MAX_CREDITS": "0",
+                       "SOURCES__ENRICHMENT__PROVIDERS__PERSON__BASE_URL": emulator.url,
+                       "SOURCES__ENRICHMENT__PROVIDERS__PERSON__API_KEY": DEFAULT_KEYS[PERSON],
+                       "SOURCES__ENRICHMENT__PROVIDERS__PERSON__BATCH_SIZE": str(batch),
+                       "SOURCES__ENRICHMENT__PROVIDERS__PERSON__CONCURRENCY": str(concurrency)}
+            secs, mb, _ = _timed([sys.executable, "-m", "ingestion", "enrich", "--provider", PERSON,
+                                  "--limit", str(ENRICH_REQUESTS), "--no-progress"], run_env,
+                                 root / f"enrich_{latency}ms.log")
+            ledger = json.loads(json.dumps(emulator.ledger.as_dict()))[PERSON]
+        finally:
+            emulator.stop()
+        answered = ledger["items"]
+        ceiling = f"{concurrency * batch / (latency / 1000):,.0f}" if latency else "-"
+        rows.append([f"{latency} ms", answered, ledger["calls"], ledger["charged"], f"{secs:.2f}",
+                     f"{answered / secs:,.0f}", ceiling, f"{mb:,.0f}"])
+    return rows
+
+
 def run_bench(contacts: int, seed: int, workdir: Path | None = None,
               dedupe_scales: list[int] | None = None) -> int:
     keep = workdir is not None
@@ -121,6 +159,7 @@ def run_bench(contacts: int, seed: int, workdir: Path | None = None,
     base_env = dict(os.environ)
     stages: list[Stage] = []
     scale_rows: list[list[object]] = []
+    enrich_rows: list[list[object]] = []
     try:
         landing, truth = root / "landing", root / "truth"
         shutil.rmtree(landing, ignore_errors=True)
@@ -190,6 +229,8 @@ def run_bench(contacts: int, seed: int, workdir: Path | None = None,
         stages.append(Stage("deduped layer, 1% delta (incremental)", secs, mb, delta,
                             f"{compared:,} new pairs compared"))
 
+        enrich_rows = _enrichment_rows(root, truth, env)
+
         for scale in dedupe_scales or []:
             scale_rows.append(_dedupe_scale_row(root / f"scale_{scale}", scale, seed, base_env))
             shutil.rmtree(root / f"scale_{scale}", ignore_errors=True)
@@ -205,6 +246,11 @@ def run_bench(contacts: int, seed: int, workdir: Path | None = None,
         print("\nDeduped layer from scratch (dbt run of models/deduped, incl. dbt start-up)\n")
         print(render_table(["contacts", "records", "candidate pairs", "pairs/record", "contacts found",
                             "seconds", "us/record", "peak MB"], scale_rows))
+    if enrich_rows:
+        print(f"\nEnrichment: {ENRICH_REQUESTS:,} person requests through the local emulator (batches of 100, "
+              "4 calls in flight; loader process timed, incl. reading requests and writing responses)\n")
+        print(render_table(["latency/call", "requests", "calls", "credits", "seconds", "requests/s",
+                            "ceiling req/s", "peak MB"], enrich_rows))
     from ingestion.accuracy import render, render_duplicates
     print(f"\nCleaned-layer accuracy against the ground truth ({contacts:,} contacts)\n")
     print(render(accuracy))

@@ -137,12 +137,10 @@ wanted as (
         case when free_mail_domains.email_domain is null then contacts.company_domain end as company_domain,
         contacts.job_title is null and not coalesce(contact_facts.knows_job_title, false) as wants_job_title,
         contacts.seniority is null and not coalesce(contact_facts.knows_seniority, false) as wants_seniority,
-        not (
-            coalesce(contact_facts.knows_company_size, false) or coalesce(domain_facts.knows_company_size, false)
-        ) as wants_company_size,
-        not (
-            coalesce(contact_facts.knows_industry, false) or coalesce(domain_facts.knows_industry, false)
-        ) as wants_industry,
+        not coalesce(contact_facts.knows_company_size, false)
+        and not coalesce(domain_facts.knows_company_size, false) as wants_company_size,
+        not coalesce(contact_facts.knows_industry, false)
+        and not coalesce(domain_facts.knows_industry, false) as wants_industry,
         case when previously_enriched.contact_id is null then 'missing' else 'stale' end as request_reason
     from contacts
     left join contact_facts on contacts.contact_id = contact_facts.contact_id
