@@ -90,8 +90,9 @@ class RequestsNotBuilt(RuntimeError):
 
 # ---------------------------------------------------------------- reading ----
 
-def read_requests(settings: Settings) -> tuple[list[Request], dict[str, tuple[str, int]]]:
-    """The requests, in waterfall order, and every configured provider's (kind, rank)."""
+def read_requests(settings: Settings, only: list[str] | None = None, limit: int | None = None
+                  ) -> tuple[list[Request], dict[str, tuple[str, int]]]:
+    """The requests, in waterfall order (at most `limit` per provider), and every provider's (kind, rank)."""
     import duckdb
 
     if not settings.warehouse.exists():
@@ -100,14 +101,20 @@ def read_requests(settings: Settings) -> tuple[list[Request], dict[str, tuple[st
     try:
         # answered since enrichment_requests was built (a run without a dbt build in between,
         # or answers a killed run left): never asked, nor billed, again
-        answered = ""
+        where, params = ["1 = 1"], []
         if con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
                        [DATASET_NAME, RESPONSES_TABLE]).fetchone()[0]:
-            answered = (f"where request_id not in (select request_id from {DATASET_NAME}.{RESPONSES_TABLE} "
-                        "where outcome in ('matched', 'not_found'))")
+            where.append(f"request_id not in (select request_id from {DATASET_NAME}.{RESPONSES_TABLE} "
+                         "where outcome in ('matched', 'not_found'))")
+        if only:
+            where.append(f"provider in ({', '.join('?' for _ in only)})")
+            params += list(only)
+        qualify = f"qualify row_number() over (partition by provider order by request_id) <= {int(limit)}" \
+            if limit is not None else ""
         try:
-            rows = con.execute(f"select {', '.join(REQUEST_COLUMNS)} from enriched.enrichment_requests {answered} "
-                               "order by waterfall_rank, provider, request_id").fetchall()
+            rows = con.execute(f"select {', '.join(REQUEST_COLUMNS)} from enriched.enrichment_requests "
+                               f"where {' and '.join(where)} {qualify} "
+                               "order by waterfall_rank, provider, request_id", params).fetchall()
             providers = con.execute("select provider, provider_kind, waterfall_rank "
                                     "from reference.enrichment_providers order by waterfall_rank").fetchall()
         except duckdb.CatalogException as exc:
@@ -548,7 +555,7 @@ def run_enrichment(settings: Settings, *, dry_run: bool = False, only: list[str]
     if pipeline is not None:
         # answers a killed run received are loaded before anything is asked again
         result.recovered_packages = recover_pending(pipeline)
-    requests_, kinds = read_requests(settings)
+    requests_, kinds = read_requests(settings, only, limit)
     configs, result.skipped = _configured_providers(kinds, only)
     for reason in result.skipped:
         log.warning("enrichment provider skipped: %s", reason)
