@@ -123,9 +123,9 @@ def _provider_names() -> list[str]:
 def provider_endpoints(settings: Settings, force_emulator: bool = False) -> Iterator[str | None]:
     """Start the local provider emulator when no provider URL is configured (or when forced).
 
-    Yields the emulator's URL, or None when the configured providers are used. The
-    emulator answers from the demo ground truth (GROUND_TRUTH_DIR); its URL and keys are
-    set for this process only.
+    Yields the emulator's URL, None when the configured providers are used, or "skip"
+    when there is neither a provider nor demo ground truth (GROUND_TRUTH_DIR) for the
+    emulator to answer from. The emulator's URL and keys are set for this process only.
     """
     import dlt
 
@@ -135,6 +135,12 @@ def provider_endpoints(settings: Settings, force_emulator: bool = False) -> Iter
     configured = [n for n in names if dlt.config.get(f"sources.enrichment.providers.{n}.base_url")]
     if configured and not force_emulator:
         yield None
+        return
+    if not (settings.ground_truth_dir / "persons.parquet").exists() and not force_emulator:
+        # real data and no provider: the emulator would only answer "not found", and those
+        # answers would hold the contacts back for the not-found back-off once a real
+        # provider is configured
+        yield "skip"
         return
     emulator = Emulator(EmulatorConfig(truth_dir=settings.ground_truth_dir)).start()
     saved = {k: os.environ.get(k) for n in names for k in (f"SOURCES__ENRICHMENT__PROVIDERS__{n.upper()}__BASE_URL",
@@ -160,7 +166,11 @@ def enrich(settings: Settings, *, dry_run: bool = False, only: list[str] | None 
     """Run the enrichment loader and print its summary; 0 unless it could not run at all."""
     from ingestion.enrichment.loader import Progress, RequestsNotBuilt, describe, run_enrichment
 
-    with provider_endpoints(settings, force_emulator):
+    with provider_endpoints(settings, force_emulator) as endpoint:
+        if endpoint == "skip":
+            print("No enrichment provider configured and no demo ground truth for the emulator: enrichment "
+                  "skipped (see the README's Enrichment section to configure a provider).")
+            return 0
         try:
             result = run_enrichment(settings, dry_run=dry_run, only=only, limit=limit,
                                     progress=Progress(enabled=progress))

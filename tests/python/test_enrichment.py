@@ -392,3 +392,13 @@ def test_a_killed_run_is_finished_by_the_next_without_double_billing(ws: Setting
         assert emulator.ledger.charged[PERSON] == len(matched) == len(emulator.ledger.billed_ids[PERSON])
     finally:
         emulator.stop()
+
+
+def test_without_a_provider_or_demo_truth_enrichment_is_skipped(ws: Settings, capsys) -> None:
+    from ingestion.cli import enrich as enrich_command
+    shutil.rmtree(ws.ground_truth_dir)
+    # no base_url anywhere: real data must not get "not found" answers from the emulator
+    assert not any(k.endswith("__BASE_URL") for k in os.environ if k.startswith("SOURCES__ENRICHMENT"))
+    assert enrich_command(ws) == 0
+    assert "enrichment skipped" in capsys.readouterr().out
+    assert query(ws, "select count(*) from information_schema.tables where table_schema = 'raw_enrichment'") == [(0,)]
