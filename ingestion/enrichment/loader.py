@@ -44,7 +44,7 @@ import dlt
 import pyarrow as pa
 import requests
 
-from ingestion.enrichment.providers import FIELDS, ItemAnswer, ProviderConfig, Request, RunLimits, Secret
+from ingestion.enrichment.providers import FIELDS, ItemAnswer, ProviderConfig, Request, RunLimits
 from ingestion.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -173,10 +173,6 @@ class Budget:
     def credits_exhausted(self) -> bool:
         return self.spent >= self.max_credits
 
-    @property
-    def calls_exhausted(self) -> bool:
-        return self.calls >= self.max_calls
-
 
 # ----------------------------------------------------------------- writer ----
 
@@ -206,7 +202,6 @@ class ResponseWriter:
         self.pipeline = pipeline
         self.flush_seconds = flush_seconds
         self.rows: list[dict] = []
-        self.written = 0
         self._lock = threading.Lock()
         self._last_flush = time.monotonic()
 
@@ -231,7 +226,6 @@ class ResponseWriter:
         # extracted = on disk in a load package: a kill after this point loses nothing
         self.pipeline.extract(table, table_name=RESPONSES_TABLE, write_disposition="append")
         self.pipeline.normalize()
-        self.written += len(rows)
 
     def close(self) -> None:
         self.flush()
@@ -627,5 +621,5 @@ def describe(result: EnrichmentResult) -> tuple[list[str], list[list[object]]]:
              "calls", "seconds", "stopped"], rows)
 
 
-__all__ = ["Budget", "EnrichmentResult", "Progress", "RequestsNotBuilt", "Secret", "backoff_delay", "describe",
+__all__ = ["Budget", "EnrichmentResult", "Progress", "RequestsNotBuilt", "backoff_delay", "describe",
            "run_enrichment"]

@@ -53,17 +53,29 @@ free_mail_domains as (
 
 ),
 
-responses as (
+all_responses as (
 
     select * from {{ ref('stg_enrichment__provider_responses') }}
+
+),
+
+responses as (
+
+    select * from all_responses
     where is_answered
+
+),
+
+person_answers as (
+
+    select * from {{ ref('stg_enrichment__person_answers') }}
 
 ),
 
 -- answers that still count: younger than the TTL and likely enough
 fresh_person_answers as (
 
-    select * from {{ ref('stg_enrichment__person_answers') }}
+    select * from person_answers
     where
         answered_at >= {{ fresh_since }}
         and coalesce(likelihood, 10) >= {{ var('enrichment_min_likelihood') }}
@@ -121,7 +133,7 @@ domain_facts as (
 
 previously_enriched as (
 
-    select distinct contact_id from {{ ref('stg_enrichment__person_answers') }}
+    select distinct contact_id from person_answers
 
 ),
 
@@ -250,7 +262,7 @@ failed_attempts as (
         count(*) as failed_attempts,
         sum(case when may_be_billed then 1 else 0 end) as lost_answers,
         min(requested_at) as first_requested_at
-    from {{ ref('stg_enrichment__provider_responses') }}
+    from all_responses
     where not is_answered
     group by request_id
 

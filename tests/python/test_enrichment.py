@@ -381,7 +381,8 @@ def test_a_killed_run_is_finished_by_the_next_without_double_billing(ws: Setting
         assert 0 < billed_before
 
         result = enrich(ws)
-        assert result.recovered_packages > 0 or responses(ws)
+        # the killed run's answers were extracted but not loaded: this run loads them first
+        assert result.recovered_packages > 0
         assert result.pending == 0
         assert run_dbt(ws, REBUILD) == 0
         assert requests_now(ws) == {}
