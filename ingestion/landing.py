@@ -1,4 +1,4 @@
-"""dlt source for the landing folder: contacts, quarantined rows and a per-file load log.
+"""dlt source for the landing folder: contacts, quarantined rows, suppression entries and a per-file load log.
 
 Each file is loaded once per content: the resource state remembers the
 sha256 of every file it loaded, so a re-run loads nothing new and a changed
@@ -27,9 +27,13 @@ from typing import Any
 
 import dlt
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from ingestion.mapping import CANONICAL_FIELDS, HeaderAliases, map_file, source_system_from_file_name
+from ingestion.mapping import (CANONICAL_FIELDS, HeaderAliases, map_file, normalise_header,
+                               source_system_from_file_name)
 from ingestion.readers import LINE_NUMBER, ROW_NUMBER, UnreadableFile, read_file
+from ingestion.suppression import RAW_TABLE as SUPPRESSION_TABLE
+from ingestion.suppression import SHA256_HEX, SUPPRESSION_SOURCE, hash_emails
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +76,24 @@ FILE_LOADS_SCHEMA = pa.schema([
     pa.field("started_at", UTC_TS), pa.field("finished_at", UTC_TS),
     pa.field("_loaded_at", UTC_TS, nullable=False),
 ])
+# the suppression list's landing files, hashed at load: the raw table holds no addresses
+SUPPRESSION_SCHEMA = pa.schema([
+    pa.field("email_sha256", pa.string(), nullable=False),
+    pa.field("reason", pa.string()),
+    pa.field("suppressed_on", pa.string()),
+    pa.field("_file_load_id", pa.string(), nullable=False),
+    pa.field("_source_file", pa.string(), nullable=False),
+    pa.field("_source_row_number", pa.int64(), nullable=False),
+    pa.field("_source_line_number", pa.int64()),
+    pa.field("_loaded_at", UTC_TS, nullable=False),
+])
+SUPPRESSED = "suppressed"
 # (file load, row number) is the contacts key; staging joins it into contact_record_id.
 # The file's sha256 is in file_loads, once per file rather than once per row.
 TABLES = {CONTACTS_TABLE: (CONTACTS_SCHEMA, ["_file_load_id", "_source_row_number"]),
           QUARANTINE_TABLE: (QUARANTINE_SCHEMA, "quarantine_key"),
-          FILE_LOADS_TABLE: (FILE_LOADS_SCHEMA, "file_load_id")}
+          FILE_LOADS_TABLE: (FILE_LOADS_SCHEMA, "file_load_id"),
+          SUPPRESSION_TABLE: (SUPPRESSION_SCHEMA, ["_file_load_id", "_source_row_number"])}
 
 
 @dataclass
@@ -165,6 +182,8 @@ def process_file(path: Path, rel_path: str, data: bytes, sha: str, aliases: Head
     report.source_system = file_source
     try:
         parsed = read_file(path, data)
+        if file_source == SUPPRESSION_SOURCE:
+            return _process_suppression_file(parsed, report, aliases, loaded_at)
         mapped = map_file(parsed, aliases, file_source)
     except UnreadableFile as exc:
         report.status, report.error_message = "failed", str(exc)
@@ -190,14 +209,7 @@ def process_file(path: Path, rel_path: str, data: bytes, sha: str, aliases: Head
                            "reason": reject.reason, "raw": reject.raw_text})
     for row, line, code, reason, raw in mapped.quarantined:
         quarantine.append({"line": line, "row": row, "code": code, "reason": reason, "raw": raw})
-    quarantine_rows = [{
-        "quarantine_key": f"{report.file_load_id}-q{i + 1}",
-        "_file_load_id": report.file_load_id, "_source_file": rel_path, "_source_file_sha256": sha,
-        "_source_row_number": q["row"], "_source_line_number": q["line"], "reason_code": q["code"],
-        "reason": q["reason"], "raw_text": q["raw"],
-    } for i, q in enumerate(quarantine)]
-    for q in quarantine:
-        report.quarantine_reasons[q["code"]] = report.quarantine_reasons.get(q["code"], 0) + 1
+    quarantine_rows = _quarantine_rows(report, quarantine)
 
     contacts = build_contacts_table(mapped.contacts, report, loaded_at)
     report.rows_loaded = contacts.num_rows
@@ -208,6 +220,74 @@ def process_file(path: Path, rel_path: str, data: bytes, sha: str, aliases: Head
                            f"+ {report.rows_quarantined} quarantined")
     report.finished_at = datetime.now(timezone.utc)
     return report, contacts, quarantine_rows
+
+
+def _quarantine_rows(report: FileReport, quarantine: list[dict], key_prefix: str = "q") -> list[dict]:
+    """Quarantine table rows for one file, keyed by file load and position; counted by reason."""
+    for q in quarantine:
+        report.quarantine_reasons[q["code"]] = report.quarantine_reasons.get(q["code"], 0) + 1
+    return [{
+        "quarantine_key": f"{report.file_load_id}-{key_prefix}{i + 1}",
+        "_file_load_id": report.file_load_id, "_source_file": report.file_path,
+        "_source_file_sha256": report.file_sha256, "_source_row_number": q["row"], "_source_line_number": q["line"],
+        "reason_code": q["code"], "reason": q["reason"], "raw_text": q["raw"],
+    } for i, q in enumerate(quarantine)]
+
+
+def _process_suppression_file(parsed: Any, report: FileReport, aliases: HeaderAliases,
+                              loaded_at: datetime) -> tuple[FileReport, pa.Table, list[dict]]:
+    """A suppression list: one entry per row with an address (hashed here) or a sha256."""
+    table = parsed.table
+    mapping, _ = aliases.map_headers(parsed.headers)
+    by_name = {normalise_header(h): h for h in parsed.headers}
+    if "email" not in mapping and "email_sha256" not in by_name:
+        raise UnreadableFile("a suppression file needs an 'email' or an 'email_sha256' column")
+    hashes = (hash_emails(table.column(mapping["email"])).to_pylist() if "email" in mapping
+              else [None] * table.num_rows)
+    given = table.column(by_name["email_sha256"]).to_pylist() if "email_sha256" in by_name else None
+    reasons = table.column(by_name["reason"]).to_pylist() if "reason" in by_name else [None] * table.num_rows
+    dates = (table.column(by_name["suppressed_on"]).to_pylist() if "suppressed_on" in by_name
+             else [None] * table.num_rows)
+    rows, quarantine = [], [{"line": r.line_number, "row": r.row_number, "code": r.reason_code,
+                             "reason": r.reason, "raw": r.raw_text} for r in parsed.rejects]
+    row_numbers, line_numbers = table.column(ROW_NUMBER).to_pylist(), table.column(LINE_NUMBER).to_pylist()
+    for i in range(table.num_rows):
+        digest = hashes[i] or (given[i].strip().lower() if given and given[i] else None)
+        if digest is None or not SHA256_HEX.match(digest):
+            # no address is kept: the row is reported by its position only
+            quarantine.append({"line": line_numbers[i], "row": row_numbers[i], "code": "no_suppression_key",
+                               "reason": "suppression row without an email address or a 64-hex email_sha256",
+                               "raw": None})
+            continue
+        rows.append({"email_sha256": digest, "reason": reasons[i], "suppressed_on": dates[i],
+                     "_file_load_id": report.file_load_id, "_source_file": report.file_path,
+                     "_source_row_number": row_numbers[i], "_source_line_number": line_numbers[i],
+                     "_loaded_at": loaded_at})
+    report.file_format, report.encoding, report.delimiter = parsed.file_format, parsed.encoding, parsed.delimiter
+    report.source_system = SUPPRESSION_SOURCE
+    quarantine_rows = _quarantine_rows(report, quarantine)
+    report.rows_read, report.rows_loaded, report.rows_quarantined = parsed.rows_read, len(rows), len(quarantine_rows)
+    report.finished_at = datetime.now(timezone.utc)
+    return report, pa.Table.from_pylist(rows, schema=SUPPRESSION_SCHEMA), quarantine_rows
+
+
+def drop_suppressed(contacts: pa.Table, report: FileReport, suppressed: set[str]) -> tuple[pa.Table, list[dict]]:
+    """Contact rows whose address is on the suppression list are not loaded; their quarantine
+    rows say where they were and why, and keep none of their text."""
+    if not suppressed or contacts.num_rows == 0:
+        return contacts, []
+    hashes = hash_emails(contacts.column("email"))
+    hit = pc.fill_null(pc.is_in(hashes, value_set=pa.array(sorted(suppressed), pa.string())), False)
+    if not pc.any(hit).as_py():
+        return contacts, []
+    dropped = contacts.filter(hit)
+    quarantine = [{"line": line, "row": row, "code": SUPPRESSED,
+                   "reason": "the e-mail address is on the suppression list", "raw": None}
+                  for row, line in zip(dropped.column("_source_row_number").to_pylist(),
+                                       dropped.column("_source_line_number").to_pylist())]
+    report.rows_loaded -= dropped.num_rows
+    report.rows_quarantined += dropped.num_rows
+    return contacts.filter(pc.invert(hit)), _quarantine_rows(report, quarantine, key_prefix="s")
 
 
 def _hinted(item: pa.Table, table_name: str) -> Any:
@@ -261,19 +341,26 @@ def _ordered_in_threads(tasks: list[Callable[[], _Prepared]], workers: int = 2) 
 
 @dlt.resource(name="landing_files", write_disposition="append")
 def landing_files(landing_dir: str, aliases_path: str, reports: list[FileReport] | None = None,
-                  loaded_at: datetime | None = None) -> Iterator[Any]:
-    """Yield contacts, quarantined rows and one load-log row for every new or changed file."""
+                  loaded_at: datetime | None = None, suppressed: set[str] | None = None) -> Iterator[Any]:
+    """Yield contacts, quarantined rows and one load-log row for every new or changed file.
+
+    Suppression files go first: the hashes they add, with `suppressed` (the list before
+    this run), keep the addresses on the list out of this run's contact rows.
+    """
+    suppressed = set(suppressed or ())
     loaded_at = loaded_at or datetime.now(timezone.utc)
     aliases = HeaderAliases.from_file(Path(aliases_path))
     state = dlt.current.resource_state().setdefault("files", {})
     root = Path(landing_dir)
-    # empty, typed tables first: all three raw tables exist from the first run on,
+    # empty, typed tables first: all raw tables exist from the first run on,
     # even when nothing was ever quarantined (the dbt sources rely on that)
     for name, (schema, _) in TABLES.items():
         yield _hinted(schema.empty_table(), name)
 
     tasks = []
-    for path in discover_files(root):
+    paths = discover_files(root)
+    paths.sort(key=lambda p: source_system_from_file_name(p.name) != SUPPRESSION_SOURCE)
+    for path in paths:
         rel = path.relative_to(root).as_posix()
         stat = path.stat()
         seen = state.get(rel)
@@ -286,8 +373,14 @@ def landing_files(landing_dir: str, aliases_path: str, reports: list[FileReport]
         if report is None:  # same bytes, new mtime
             state[rel]["mtime_ns"] = prepared.stat.st_mtime_ns
             continue
-        if prepared.contacts is not None and prepared.contacts.num_rows:
-            yield _hinted(prepared.contacts, CONTACTS_TABLE)
+        if report.source_system == SUPPRESSION_SOURCE and prepared.contacts is not None:
+            suppressed |= set(prepared.contacts.column("email_sha256").to_pylist())
+            yield _hinted(prepared.contacts, SUPPRESSION_TABLE)
+        elif prepared.contacts is not None:
+            contacts, dropped = drop_suppressed(prepared.contacts, report, suppressed)
+            prepared.quarantine = (prepared.quarantine or []) + dropped
+            if contacts.num_rows:
+                yield _hinted(contacts, CONTACTS_TABLE)
         if prepared.quarantine:
             yield _hinted(build_quarantine_table(prepared.quarantine, loaded_at), QUARANTINE_TABLE)
         yield _hinted(build_file_load_table(report, loaded_at), FILE_LOADS_TABLE)
@@ -302,6 +395,7 @@ def landing_files(landing_dir: str, aliases_path: str, reports: list[FileReport]
 
 @dlt.source(name="landing")
 def landing_source(landing_dir: str = dlt.config.value, aliases_path: str = dlt.config.value,
-                   reports: list[FileReport] | None = None, loaded_at: datetime | None = None) -> Any:
-    """All contact files in the landing folder (CSV, JSONL, Parquet)."""
-    return landing_files(landing_dir, aliases_path, reports, loaded_at)
+                   reports: list[FileReport] | None = None, loaded_at: datetime | None = None,
+                   suppressed: set[str] | None = None) -> Any:
+    """All contact and suppression files in the landing folder (CSV, JSONL, Parquet)."""
+    return landing_files(landing_dir, aliases_path, reports, loaded_at, suppressed)

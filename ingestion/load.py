@@ -11,6 +11,7 @@ import dlt
 
 from ingestion.landing import FileReport, landing_source
 from ingestion.settings import Settings
+from ingestion.suppression import known_hashes
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,8 @@ def run_load(settings: Settings) -> LoadResult:
         pipeline.load()
         result.recovered_packages = pending
     source = landing_source(str(settings.landing_dir), str(settings.header_aliases),
-                            reports=result.reports, loaded_at=datetime.now(timezone.utc))
+                            reports=result.reports, loaded_at=datetime.now(timezone.utc),
+                            suppressed=known_hashes(settings))
     info = pipeline.run(source)
     result.load_ids = list(info.loads_ids)
     return result

@@ -1,5 +1,7 @@
 -- Nothing is lost: for every file load, rows read = rows loaded + rows quarantined,
--- and the load log's counts match the rows actually present in staging.
+-- and the load log's counts match the rows actually present (contacts, or suppression
+-- entries for a suppression file). An erased person's rows stay counted: `forget`
+-- turns them into quarantined rows (reason erased) that keep no text.
 -- Returns the file loads that do not add up.
 
 with
@@ -13,7 +15,11 @@ file_loads as (
 contacts as (
 
     select file_load_id, count(*) as contact_rows
-    from {{ ref('stg_landing__contacts') }}
+    from (
+        select file_load_id from {{ ref('stg_landing__contacts') }}
+        union all
+        select _file_load_id as file_load_id from {{ source('landing', 'suppressed_emails') }}
+    ) as loaded_rows
     group by file_load_id
 
 ),

@@ -21,21 +21,9 @@ contacts as (
 
 ),
 
-identity_map as (
+consent as (
 
-    select * from {{ ref('contact_identity_map') }}
-
-),
-
-cleaned_contacts as (
-
-    select * from {{ ref('cleaned_contacts') }}
-
-),
-
-suppressed_emails as (
-
-    select * from {{ ref('suppressed_emails') }}
+    select * from {{ ref('contact_consent') }}
 
 ),
 
@@ -86,18 +74,6 @@ fresh_company_answers as (
 
     select * from {{ ref('stg_enrichment__company_answers') }}
     where answered_at >= {{ fresh_since }}
-
-),
-
--- a person on the suppression list by any address of any of their records
-suppressed_contacts as (
-
-    select distinct identity_map.contact_id
-    from identity_map
-    inner join cleaned_contacts
-        on identity_map.contact_record_id = cleaned_contacts.contact_record_id
-    inner join suppressed_emails
-        on {{ sha256_hex('lower(trim(cleaned_contacts.email_address))') }} = lower(suppressed_emails.email_sha256)
 
 ),
 
@@ -159,10 +135,8 @@ wanted as (
     left join domain_facts on contacts.company_domain = domain_facts.company_domain
     left join free_mail_domains on contacts.company_domain = free_mail_domains.email_domain
     left join previously_enriched on contacts.contact_id = previously_enriched.contact_id
-    left join suppressed_contacts on contacts.contact_id = suppressed_contacts.contact_id
-    where
-        not contacts.is_opted_out
-        and suppressed_contacts.contact_id is null
+    inner join consent on contacts.contact_id = consent.contact_id
+    where consent.can_be_contacted
 
 ),
 

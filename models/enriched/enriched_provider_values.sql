@@ -1,0 +1,112 @@
+-- Every value a provider supplied for a live contact, one row per (contact, field,
+-- provider): the provider's latest likely answer. Person answers follow a merged contact
+-- to its live id (contact_id_aliases); their company facts count only for the company the
+-- contact works at (same domain, or the contact has none). Company answers reach every
+-- contact at the domain. dim_contacts chooses among these and the first-party values.
+
+{%- set fields = {
+    'person': ['job_title', 'seniority', 'department', 'company_name', 'company_size_band', 'industry'],
+    'company': ['company_name', 'company_size_band', 'industry'],
+} %}
+{%- set company_fields = ['company_name', 'company_size_band', 'industry'] %}
+{#- a person answer's company facts are the employer the provider knows: the contact's? #}
+{%- set same_employer = '(contact_company_domain is null or company_domain = contact_company_domain)' %}
+
+with
+
+contacts as (
+
+    select contact_id, company_domain from {{ ref('golden_contacts') }}
+
+),
+
+aliases as (
+
+    select retired_contact_id, contact_id from {{ ref('contact_id_aliases') }}
+
+),
+
+person_answers as (
+
+    select * from {{ ref('stg_enrichment__person_answers') }}
+    where coalesce(likelihood, 10) >= {{ var('enrichment_min_likelihood') }}
+
+),
+
+company_answers as (
+
+    select * from {{ ref('stg_enrichment__company_answers') }}
+    where coalesce(likelihood, 10) >= {{ var('enrichment_min_likelihood') }}
+
+),
+
+person_answers_of_live_contacts as (
+
+    select
+        contacts.contact_id,
+        contacts.company_domain as contact_company_domain,
+        person_answers.*
+    from person_answers
+    left join aliases on person_answers.contact_id = aliases.retired_contact_id
+    inner join contacts on coalesce(aliases.contact_id, person_answers.contact_id) = contacts.contact_id
+
+),
+
+company_answers_of_live_contacts as (
+
+    select
+        contacts.contact_id,
+        contacts.company_domain as contact_company_domain,
+        company_answers.*
+    from company_answers
+    inner join contacts on company_answers.company_domain = contacts.company_domain
+
+),
+
+values_supplied as (
+
+    {%- for kind, kind_fields in fields.items() %}
+        {%- for field in kind_fields %}
+            select
+                contact_id,
+                '{{ field }}' as field_name,
+                cast({{ field }} as {{ dbt.type_string() }}) as field_value,
+                provider,
+                '{{ kind }}' as provider_kind,
+                request_id,
+                likelihood,
+                coalesce(cast(observed_on as timestamp), answered_at) as observed_at,
+                answered_at
+            from {{ kind }}_answers_of_live_contacts
+            where {{ field }} is not null and {{ same_employer if kind == 'person' and field in company_fields else 'true' }}
+            {{ "union all" if not loop.last }}
+        {%- endfor %}
+        {{ "union all" if not loop.last }}
+    {%- endfor %}
+
+),
+
+latest as (
+
+    select
+        *,
+        row_number() over (
+            partition by contact_id, field_name, provider
+            order by answered_at desc, request_id
+        ) as recency
+    from values_supplied
+
+)
+
+select
+    contact_id,
+    field_name,
+    field_value,
+    provider,
+    provider_kind,
+    request_id,
+    likelihood,
+    observed_at,
+    answered_at
+from latest
+where recency = 1
