@@ -240,6 +240,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         if code == 0:
             print("== dbt build of the answers and what depends on them")
             code = run_dbt(settings, ["build", "--select", "source:enrichment+"])
+    if code == 0:
+        print("== campaign exports")
+        print_export_result(export(settings))
     summary = summarise_warehouse(settings)
     print("== summary")
     print(render_table(["relation", "rows"], summary))
@@ -253,7 +256,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 LAYER_OUTPUTS = [("cleaned", "cleaned_contacts"), ("deduped", "contact_identity_map"),
                  ("deduped", "golden_contacts"), ("deduped", "contact_id_aliases"),
-                 ("raw_enrichment", "provider_responses"), ("enriched", "enrichment_requests")]
+                 ("raw_enrichment", "provider_responses"), ("enriched", "enrichment_requests"),
+                 ("enriched", "dim_contacts"), ("exports", "segment_memberships"),
+                 ("exports", "campaign_export_contacts")]
 
 
 def summarise_warehouse(settings: Settings) -> list[list[object]]:
@@ -277,6 +282,55 @@ def summarise_warehouse(settings: Settings) -> list[list[object]]:
     finally:
         con.close()
     return rows
+
+
+# --------------------------------------------------------------- exports ----
+
+def export(settings: Settings):  # noqa: ANN201 - ExportResult, imported lazily
+    from ingestion.exports import run_export
+    return run_export(settings)
+
+
+def print_export_result(result) -> None:  # noqa: ANN001 - ExportResult
+    rows = [[s.segment, s.rows, s.adds, s.removes, s.owner] for s in result.segments]
+    print(render_table(["segment", "rows", "adds", "removes", "owner"], rows))
+    print(f"files and manifest.json in {result.export_dir}")
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    print_export_result(export(settings))
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
+    from ingestion.load import run_load
+    from ingestion.privacy import forget
+
+    if not settings.warehouse.exists():
+        print(f"no warehouse at {settings.warehouse}", file=sys.stderr)
+        return 2
+    emails = list(args.email or [])
+    if args.from_file:
+        emails += [line.strip() for line in Path(args.from_file).read_text(encoding="utf-8").splitlines()
+                   if line.strip() and not line.startswith("#")]
+    if not any(e.strip() for e in emails):
+        print("forget: give at least one --email (or --from-file)", file=sys.stderr)
+        return 2
+    result = forget(settings, emails)
+    print(f"Erasing {len(emails)} address(es): {result.contacts} contact id(s), {result.records} raw record(s); "
+          f"{result.addresses_suppressed} address hash(es) added to the suppression list.")
+    print(render_table(["relation", "rows"], [[k, v] for k, v in result.rows.items()]))
+    print("== load the suppression list")
+    run_load(settings)
+    print("== dbt build --full-refresh (every model, from what is left)")
+    code = run_dbt(settings, ["build", "--full-refresh"])
+    if code:
+        print("The rebuild failed: the raw data is erased, the models still hold the person until a "
+              "successful `dbt build --full-refresh`.", file=sys.stderr)
+        return 1
+    print("== campaign exports, again")
+    print_export_result(export(settings))
+    return 0
 
 
 # -------------------------------------------------------------- accuracy ----
@@ -340,11 +394,11 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("dbt_args", nargs=argparse.REMAINDER, help="extra arguments for dbt build")
     build.set_defaults(func=cmd_build)
 
-    run = sub.add_parser("run", help="the batch: demo data if needed, load, dbt build, enrich, build, summary",
+    run = sub.add_parser("run", help="the batch: demo data if needed, load, build, enrich, build, export, summary",
                          description="Write demo data when the landing folder is empty, load the landing "
                                      "files, run `dbt build`, ask the enrichment providers (the local emulator "
-                                     "when none is configured), build the answers and print a summary. Exit "
-                                     "status 1 on failure.")
+                                     "when none is configured), build the answers, write the campaign exports "
+                                     "and print a summary. Exit status 1 on failure.")
     run.add_argument("--demo-contacts", type=int, default=DEFAULT_DEMO_CONTACTS,
                      help=f"demo records to write when the landing folder is empty "
                           f"(default {DEFAULT_DEMO_CONTACTS:,})")
@@ -378,6 +432,22 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--malformed-rate", type=float, default=0.0, help="share of bodies cut short")
     emulator.add_argument("--latency-ms", type=float, default=0.0, help="delay of every call")
     emulator.set_defaults(func=cmd_emulator)
+
+    export_ = sub.add_parser("export", help="write every segment's campaign files and the manifest to EXPORT_DIR",
+                             description="For every segment of exports.segment_catalog write <segment>.csv, "
+                                         "<segment>.parquet, adds.csv and removes.csv (against the previous "
+                                         "export) into EXPORT_DIR/<segment>/, then manifest.json.")
+    export_.set_defaults(func=cmd_export)
+
+    forget_ = sub.add_parser("forget", help="erase a person: raw rows, provider answers, models, exports",
+                             description="Erase everyone holding one of the given addresses from every raw "
+                                         "table, provider response, model and export file; keep only the "
+                                         "addresses' sha256 on the suppression list (LANDING_DIR/"
+                                         "suppression__erasures.csv) so they are never imported again. "
+                                         "Rebuilds every model (dbt build --full-refresh) and the exports.")
+    forget_.add_argument("--email", action="append", metavar="ADDRESS", help="an address to erase (repeatable)")
+    forget_.add_argument("--from-file", metavar="PATH", help="a file of addresses, one per line")
+    forget_.set_defaults(func=cmd_forget)
 
     accuracy = sub.add_parser("accuracy", help="score the cleaned and deduped layers against the demo ground truth",
                               description="Join cleaned.cleaned_contacts and deduped.contact_identity_map to the "

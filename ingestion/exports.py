@@ -1,0 +1,154 @@
+"""Campaign exports: one CSV and one Parquet file per segment, adds and removes, a manifest.
+
+`python -m ingestion export` (and `make run`, after the build) writes, for every segment
+of `exports.segment_catalog`, into EXPORT_DIR:
+
+    <segment>/<segment>.csv       every contact of the segment that may be contacted
+    <segment>/<segment>.parquet   the same rows, typed
+    <segment>/adds.csv            rows not in the previous export of the segment
+    <segment>/removes.csv         contact ids that were in it and are not any more
+    manifest.json                 per segment: rows, adds, removes, owner, files + sha256
+
+Rows come from `exports.campaign_export_contacts`, which holds no opted-out or suppressed
+contact. The previous export is the segment's Parquet file already in EXPORT_DIR. Each
+segment's files are written to a staging folder, then swapped in; the manifest is written
+last, so a manifest always describes complete files. A segment that no longer exists
+loses its folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from ingestion.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+SOURCE = "exports.campaign_export_contacts"
+# what a campaign tool loads, in this order (the segment name is the file's)
+COLUMNS = [
+    "contact_id", "email_address", "salutation", "first_name", "last_name", "phone_e164",
+    "job_title", "seniority", "department", "company_name", "company_domain", "company_size_band", "industry",
+    "city", "state_code", "postal_code", "country_code", "completeness_score", "in_segment_since",
+]
+SEGMENT_NAME = re.compile(r"^[a-z0-9_]+$")
+
+
+@dataclass
+class SegmentExport:
+    segment: str
+    owner: str
+    rows: int
+    adds: int
+    removes: int
+    files: dict[str, dict] = field(default_factory=dict)
+
+
+@dataclass
+class ExportResult:
+    export_dir: Path
+    generated_at: str
+    segments: list[SegmentExport]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _path(path: Path) -> str:
+    return path.as_posix().replace("'", "''")
+
+
+def _write_segment(con: duckdb.DuckDBPyConnection, segment: str, owner: str, folder: Path,
+                   previous: Path | None) -> SegmentExport:
+    folder.mkdir(parents=True)
+    columns = ", ".join(COLUMNS)
+    con.execute(f"create or replace temp table current_rows as select {columns} from {SOURCE} "
+                f"where segment_name = '{segment}' order by contact_id")
+    if previous is not None:
+        con.execute(f"create or replace temp table previous_ids as "
+                    f"select distinct contact_id from read_parquet('{_path(previous)}')")
+    else:
+        con.execute("create or replace temp table previous_ids as select cast(null as varchar) as contact_id where false")
+    files = {
+        f"{segment}.csv": "select * from current_rows order by contact_id",
+        f"{segment}.parquet": "select * from current_rows order by contact_id",
+        "adds.csv": "select * from current_rows where contact_id not in (select contact_id from previous_ids) "
+                    "order by contact_id",
+        "removes.csv": "select contact_id from previous_ids "
+                       "where contact_id not in (select contact_id from current_rows) order by contact_id",
+    }
+    counts = {}
+    for name, query in files.items():
+        target = folder / name
+        options = "(format parquet, compression zstd)" if name.endswith(".parquet") else "(header, delimiter ',')"
+        con.execute(f"copy ({query}) to '{_path(target)}' {options}")
+        counts[name] = con.execute(f"select count(*) from ({query})").fetchone()[0]
+    return SegmentExport(
+        segment=segment, owner=owner, rows=counts[f"{segment}.csv"], adds=counts["adds.csv"],
+        removes=counts["removes.csv"],
+        files={name: {"sha256": _sha256(folder / name), "bytes": (folder / name).stat().st_size, "rows": counts[name]}
+               for name in files})
+
+
+def run_export(settings: Settings) -> ExportResult:
+    """Write every segment's files and the manifest into EXPORT_DIR."""
+    export_dir = settings.export_dir
+    export_dir.mkdir(parents=True, exist_ok=True)
+    generated_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    staging = export_dir / f".staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        catalog = con.execute("select segment_name, segment_owner from exports.segment_catalog "
+                              "order by segment_name").fetchall()
+        results = []
+        for segment, owner in catalog:
+            if not SEGMENT_NAME.match(segment):
+                raise ValueError(f"segment name {segment!r}: only a-z, 0-9 and _ make safe file names")
+            previous = export_dir / segment / f"{segment}.parquet"
+            results.append(_write_segment(con, segment, owner, staging / segment,
+                                          previous if previous.exists() else None))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        con.close()
+
+    # swap the new folders in, drop the folders of segments that are gone, manifest last
+    names = {r.segment for r in results}
+    for result in results:
+        target = export_dir / result.segment
+        old = export_dir / f".old-{result.segment}"
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            target.rename(old)
+        (staging / result.segment).rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    for entry in export_dir.iterdir():
+        if entry.is_dir() and not entry.name.startswith(".") and entry.name not in names:
+            shutil.rmtree(entry)
+    shutil.rmtree(staging, ignore_errors=True)
+    manifest = {"generated_at": generated_at, "source": SOURCE,
+                "segments": [asdict(r) for r in results]}
+    tmp = export_dir / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, export_dir / MANIFEST)
+    log.info("exported %d segments to %s", len(results), export_dir)
+    return ExportResult(export_dir, generated_at, results)

@@ -1,0 +1,171 @@
+"""Erasure: `python -m ingestion forget --email ...` removes a person from everywhere we keep data.
+
+The person is every contact that holds one of the given addresses in any of its records
+(as exported or as cleaned), with all the records of those contacts. Then:
+
+1. their addresses are hashed onto the landing folder's erasure list
+   (suppression__erasures.csv), so the loader never imports them again, even into a
+   rebuilt warehouse;
+2. their raw contact rows become quarantined rows with reason `erased` and no text (the
+   file, row and line stay, so every landing row is still accounted for), and the load
+   log's counts follow; quarantined rows that mention them lose their text;
+3. the providers' answers about them, and their segment membership history, are deleted;
+4. every model is rebuilt from what is left (dbt build --full-refresh; the contact id
+   registry keeps its ids, which carry no personal data), and the exports are written
+   again without them.
+
+Nothing about the person is printed or logged: only counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass, field
+
+import duckdb
+
+from ingestion.settings import Settings
+from ingestion.suppression import append_erasures, email_sha256, normalise_email
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ForgetResult:
+    contacts: int = 0
+    records: int = 0
+    addresses_suppressed: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                       [schema, table]).fetchone()[0] > 0
+
+
+def _find_person(con: duckdb.DuckDBPyConnection, emails: list[str]) -> None:
+    """Temp tables: forget_records (raw row keys), forget_contacts, forget_strings (what to scrub)."""
+    con.execute("create or replace temp table forget_emails as select unnest(?::varchar[]) as email", [emails])
+    # records holding an address, as exported or as cleaned
+    con.execute("""
+        create or replace temp table seed_records as
+        select concat_ws('-', _file_load_id, cast(_source_row_number as varchar)) as contact_record_id
+        from raw_landing.contacts
+        where lower(trim(email)) in (select email from forget_emails)""")
+    has_models = _exists(con, "cleaned", "cleaned_contacts") and _exists(con, "deduped", "contact_identity_map")
+    if has_models:
+        con.execute("""
+            insert into seed_records
+            select contact_record_id from cleaned.cleaned_contacts
+            where email_address in (select email from forget_emails)""")
+        # every record of every contact holding one of the addresses, and every id the contact had
+        con.execute("""
+            create or replace temp table forget_contacts as
+            select distinct contact_id from deduped.contact_identity_map
+            where contact_record_id in (select contact_record_id from seed_records)""")
+        con.execute("""
+            create or replace temp table forget_record_ids as
+            select contact_record_id from seed_records
+            union
+            select contact_record_id from deduped.contact_identity_map
+            where contact_id in (select contact_id from forget_contacts)""")
+        if _exists(con, "deduped", "contact_id_aliases"):
+            con.execute("""
+                insert into forget_contacts
+                select retired_contact_id from deduped.contact_id_aliases
+                where contact_id in (select contact_id from forget_contacts)""")
+    else:
+        con.execute("create or replace temp table forget_contacts as select cast(null as varchar) as contact_id "
+                    "where false")
+        con.execute("create or replace temp table forget_record_ids as select distinct contact_record_id "
+                    "from seed_records")
+    con.execute("""
+        create or replace temp table forget_rows as
+        select _file_load_id, _source_row_number, _source_line_number, _source_file, _dlt_load_id,
+               email, phone, first_name, last_name, full_name
+        from raw_landing.contacts
+        where concat_ws('-', _file_load_id, cast(_source_row_number as varchar))
+            in (select contact_record_id from forget_record_ids)""")
+    # the strings that identify the person in free text (quarantined rows)
+    con.execute("""
+        create or replace temp table forget_strings as
+        select distinct value from (
+            select trim(email) as value from forget_rows
+            union all select trim(phone) from forget_rows
+            union all select trim(full_name) from forget_rows
+            union all select email from forget_emails
+        ) as strings
+        where length(value) >= 5""")
+
+
+def forget(settings: Settings, emails: list[str]) -> ForgetResult:
+    """Remove the people holding `emails` from the raw tables; the caller rebuilds and re-exports."""
+    wanted = sorted({normalise_email(e) for e in emails if e and e.strip()})
+    if not wanted:
+        raise ValueError("no e-mail address given")
+    result = ForgetResult()
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        _find_person(con, wanted)
+        result.contacts = con.execute("select count(*) from forget_contacts").fetchone()[0]
+        result.records = con.execute("select count(*) from forget_rows").fetchone()[0]
+        addresses = {r[0] for r in con.execute(
+            "select lower(trim(email)) from forget_rows where nullif(trim(email), '') is not null").fetchall()}
+        addresses |= set(wanted)
+        if _exists(con, "cleaned", "cleaned_contacts"):
+            addresses |= {r[0] for r in con.execute(
+                "select email_address from cleaned.cleaned_contacts where email_address is not null "
+                "and contact_record_id in (select contact_record_id from forget_record_ids)").fetchall()}
+        hashes = {email_sha256(a) for a in addresses}
+        # first the suppression entry: should anything below fail, the person is not re-imported
+        append_erasures(settings.landing_dir, hashes)
+        result.addresses_suppressed = len(hashes)
+
+        con.execute("begin transaction")
+        # raw contact rows -> quarantined rows without text; the load log's counts follow
+        result.rows["raw_landing.contacts"] = con.execute("""
+            insert into raw_landing.quarantined_rows (quarantine_key, _file_load_id, _source_file,
+                _source_file_sha256, _source_row_number, _source_line_number, reason_code, reason, raw_text,
+                _loaded_at, _dlt_load_id)
+            select rows._file_load_id || '-e' || cast(rows._source_row_number as varchar), rows._file_load_id,
+                   rows._source_file, loads.file_sha256, rows._source_row_number, rows._source_line_number,
+                   'erased', 'erased on request (python -m ingestion forget)', null, current_timestamp,
+                   rows._dlt_load_id
+            from forget_rows as rows
+            inner join raw_landing.file_loads as loads on rows._file_load_id = loads.file_load_id
+            """).fetchone()[0]
+        con.execute("""
+            update raw_landing.file_loads as loads
+            set rows_loaded = loads.rows_loaded - erased.n, rows_quarantined = loads.rows_quarantined + erased.n
+            from (select _file_load_id, count(*) as n from forget_rows group by _file_load_id) as erased
+            where loads.file_load_id = erased._file_load_id""")
+        con.execute("""
+            delete from raw_landing.contacts
+            where concat_ws('-', _file_load_id, cast(_source_row_number as varchar))
+                in (select contact_record_id from forget_record_ids)""")
+        result.rows["raw_landing.quarantined_rows (text erased)"] = con.execute("""
+            update raw_landing.quarantined_rows
+            set raw_text = null, reason = reason || ' (text erased on request)'
+            where raw_text is not null
+              and exists (select 1 from forget_strings where contains(lower(raw_text), lower(forget_strings.value)))
+            """).fetchone()[0]
+        if _exists(con, "raw_enrichment", "provider_responses"):
+            result.rows["raw_enrichment.provider_responses"] = con.execute("""
+                delete from raw_enrichment.provider_responses
+                where contact_id in (select contact_id from forget_contacts)
+                   or exists (select 1 from forget_strings where contains(lower(payload), lower(forget_strings.value)))
+                """).fetchone()[0]
+        if _exists(con, "segments", "segment_membership_log"):
+            result.rows["segments.segment_membership_log"] = con.execute("""
+                delete from segments.segment_membership_log
+                where contact_id in (select contact_id from forget_contacts)""").fetchone()[0]
+        con.execute("commit")
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    # dlt keeps no loaded rows (load.delete_completed_jobs); packages of older versions might
+    for jobs in settings.pipelines_dir.glob("*/load/loaded/*/completed_jobs"):
+        shutil.rmtree(jobs, ignore_errors=True)
+    log.info("forgot %d contact(s), %d raw record(s)", result.contacts, result.records)
+    return result
