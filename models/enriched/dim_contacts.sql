@@ -132,13 +132,12 @@ ranked as (
 chosen as (
 
     select
-        contact_id,
         {%- for field in enrichable %}
             max(case when field_name = '{{ field }}' then field_value end) as {{ field }},
             max(case when field_name = '{{ field }}' then value_source end) as {{ field }}_source,
-            max(case when field_name = '{{ field }}' then observed_at end) as {{ field }}_observed_at
-            {{- "," if not loop.last }}
+            max(case when field_name = '{{ field }}' then observed_at end) as {{ field }}_observed_at,
         {%- endfor %}
+        contact_id
     from ranked
     where choice = 1
     group by contact_id
