@@ -45,24 +45,26 @@
     ) using delta
 {% endmacro %}
 
+{#- ends the open spells that `condition` (SQL on the log's columns) picks, for `reason` -#}
+{% macro end_spells(reason, condition) %}
+    {%- set log = segment_membership_log() %}
+    update {{ log }}
+    set
+        left_at = {{ run_started_timestamp() }},
+        left_invocation_id = '{{ invocation_id }}',
+        left_reason = '{{ reason }}'
+    where left_at is null and {{ condition }}
+{% endmacro %}
+
 {#-
     Post-hooks of every segment model (`this`): close the spells of contacts no longer in
     the segment, open spells for contacts new in it. Two statements, two hooks.
 -#}
 {% macro close_segment_spells() %}
     {%- set log = segment_membership_log() %}
-    update {{ log }}
-    set
-        left_at = {{ run_started_timestamp() }},
-        left_invocation_id = '{{ invocation_id }}',
-        left_reason = 'left the segment'
-    where
-        segment_name = '{{ model.name }}'
-        and left_at is null
-        and not exists (
-            select 1 from {{ this }} as members
-            where members.contact_id = {{ log }}.contact_id
-        )
+    {{ end_spells('left the segment',
+        "segment_name = '" ~ model.name ~ "' and not exists (select 1 from " ~ this ~ " as members "
+        ~ "where members.contact_id = " ~ log ~ ".contact_id)") }}
 {% endmacro %}
 
 {% macro open_segment_spells() %}
@@ -89,17 +91,8 @@
 {#- post-hook of dim_contacts: a contact that merged into another, or was erased, leaves every segment -#}
 {% macro close_spells_of_retired_contacts() %}
     {%- set log = segment_membership_log() %}
-    update {{ log }}
-    set
-        left_at = {{ run_started_timestamp() }},
-        left_invocation_id = '{{ invocation_id }}',
-        left_reason = 'contact no longer live'
-    where
-        left_at is null
-        and not exists (
-            select 1 from {{ this }} as contacts
-            where contacts.contact_id = {{ log }}.contact_id
-        )
+    {{ end_spells('contact no longer live',
+        "not exists (select 1 from " ~ this ~ " as contacts where contacts.contact_id = " ~ log ~ ".contact_id)") }}
 {% endmacro %}
 
 {#- the segment models: every enabled model under models/segments (tag `segment`), from the graph -#}
@@ -118,16 +111,6 @@
 {#- on-run-end: a segment whose file was removed (or disabled) ends every spell it had -#}
 {% macro close_spells_of_removed_segments() %}
     {%- if not execute %}{{ return('') }}{% endif %}
-    {%- set log = segment_membership_log() %}
     {%- set names = segment_nodes() | map(attribute='name') | list %}
-    update {{ log }}
-    set
-        left_at = {{ run_started_timestamp() }},
-        left_invocation_id = '{{ invocation_id }}',
-        left_reason = 'segment removed'
-    where
-        left_at is null
-        {%- if names %}
-            and segment_name not in ('{{ names | join("', '") }}')
-        {%- endif %}
+    {{ end_spells('segment removed', "segment_name not in ('" ~ names | join("', '") ~ "')" if names else 'true') }}
 {% endmacro %}

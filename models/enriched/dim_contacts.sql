@@ -11,8 +11,7 @@
 -- enrichment_min_likelihood never got this far. Every chosen field names its source (a
 -- CRM, or a provider) and when that source observed it.
 
-{%- set as_of = "cast('" ~ var('enrichment_as_of') ~ "' as timestamp)" if var('enrichment_as_of')
-    else dbt.current_timestamp() -%}
+{%- set as_of = enrichment_as_of() -%}
 {%- set enrichable = {
     'job_title': 'job_title', 'seniority': 'job_title', 'department': 'job_title',
     'company_name': 'company', 'company_size_band': none, 'industry': none,

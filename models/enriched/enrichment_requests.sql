@@ -8,8 +8,7 @@
 -- disposable domains. The loader asks in waterfall_rank order and drops, at run time,
 -- the fields an earlier provider has just supplied. See the enriched_layer doc.
 
-{%- set as_of = "cast('" ~ var('enrichment_as_of') ~ "' as timestamp)" if var('enrichment_as_of')
-    else dbt.current_timestamp() -%}
+{%- set as_of = enrichment_as_of() -%}
 {%- set fresh_since = dbt.dateadd('day', -1 * var('enrichment_ttl_days'), as_of) -%}
 {%- set not_found_since = dbt.dateadd('day', -1 * var('enrichment_not_found_backoff_days'), as_of) %}
 
