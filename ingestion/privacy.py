@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from ingestion.settings import Settings
+from ingestion.settings import Settings, table_exists
 from ingestion.suppression import append_erasures, email_sha256, normalise_email
 
 log = logging.getLogger(__name__)
@@ -39,11 +39,6 @@ class ForgetResult:
     rows: dict[str, int] = field(default_factory=dict)
 
 
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                       [schema, table]).fetchone()[0] > 0
-
-
 def _find_person(con: duckdb.DuckDBPyConnection, emails: list[str]) -> None:
     """Temp tables: forget_records (raw row keys), forget_contacts, forget_strings (what to scrub)."""
     con.execute("create or replace temp table forget_emails as select unnest(?::varchar[]) as email", [emails])
@@ -53,7 +48,8 @@ def _find_person(con: duckdb.DuckDBPyConnection, emails: list[str]) -> None:
         select concat_ws('-', _file_load_id, cast(_source_row_number as varchar)) as contact_record_id
         from raw_landing.contacts
         where lower(trim(email)) in (select email from forget_emails)""")
-    has_models = _exists(con, "cleaned", "cleaned_contacts") and _exists(con, "deduped", "contact_identity_map")
+    has_models = (table_exists(con, "cleaned", "cleaned_contacts")
+                  and table_exists(con, "deduped", "contact_identity_map"))
     if has_models:
         con.execute("""
             insert into seed_records
@@ -70,7 +66,7 @@ def _find_person(con: duckdb.DuckDBPyConnection, emails: list[str]) -> None:
             union
             select contact_record_id from deduped.contact_identity_map
             where contact_id in (select contact_id from forget_contacts)""")
-        if _exists(con, "deduped", "contact_id_aliases"):
+        if table_exists(con, "deduped", "contact_id_aliases"):
             con.execute("""
                 insert into forget_contacts
                 select retired_contact_id from deduped.contact_id_aliases
@@ -113,7 +109,7 @@ def forget(settings: Settings, emails: list[str]) -> ForgetResult:
         addresses = {r[0] for r in con.execute(
             "select lower(trim(email)) from forget_rows where nullif(trim(email), '') is not null").fetchall()}
         addresses |= set(wanted)
-        if _exists(con, "cleaned", "cleaned_contacts"):
+        if table_exists(con, "cleaned", "cleaned_contacts"):
             addresses |= {r[0] for r in con.execute(
                 "select email_address from cleaned.cleaned_contacts where email_address is not null "
                 "and contact_record_id in (select contact_record_id from forget_record_ids)").fetchall()}
@@ -150,13 +146,13 @@ def forget(settings: Settings, emails: list[str]) -> ForgetResult:
             where raw_text is not null
               and exists (select 1 from forget_strings where contains(lower(raw_text), lower(forget_strings.value)))
             """).fetchone()[0]
-        if _exists(con, "raw_enrichment", "provider_responses"):
+        if table_exists(con, "raw_enrichment", "provider_responses"):
             result.rows["raw_enrichment.provider_responses"] = con.execute("""
                 delete from raw_enrichment.provider_responses
                 where contact_id in (select contact_id from forget_contacts)
                    or exists (select 1 from forget_strings where contains(lower(payload), lower(forget_strings.value)))
                 """).fetchone()[0]
-        if _exists(con, "segments", "segment_membership_log"):
+        if table_exists(con, "segments", "segment_membership_log"):
             result.rows["segments.segment_membership_log"] = con.execute("""
                 delete from segments.segment_membership_log
                 where contact_id in (select contact_id from forget_contacts)""").fetchone()[0]

@@ -57,6 +57,12 @@ class Settings:
         return env
 
 
+def table_exists(con, schema: str, table: str) -> bool:  # noqa: ANN001 - a DuckDB connection
+    """Whether the warehouse holds schema.table (a loader's table appears on its first run)."""
+    return con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                       [schema, table]).fetchone()[0] > 0
+
+
 def load_settings() -> Settings:
     return Settings(
         warehouse=_path("CONTACTS_WAREHOUSE"),

@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingestion.settings import REPO_ROOT, Settings
+from ingestion.settings import REPO_ROOT, Settings, table_exists
 
 SUPPRESSION_SOURCE = "suppression"
 ERASURE_FILE = "suppression__erasures.csv"
@@ -66,9 +66,7 @@ def known_hashes(settings: Settings) -> set[str]:
     if settings.warehouse.exists():
         con = duckdb.connect(str(settings.warehouse), read_only=True)
         try:
-            exists = con.execute("select count(*) from information_schema.tables "
-                                 "where table_schema = 'raw_landing' and table_name = ?", [RAW_TABLE]).fetchone()[0]
-            if exists:
+            if table_exists(con, "raw_landing", RAW_TABLE):
                 hashes |= {r[0] for r in con.execute(f"select distinct email_sha256 from raw_landing.{RAW_TABLE}")
                            .fetchall()}
         finally:

@@ -45,7 +45,7 @@ import pyarrow as pa
 import requests
 
 from ingestion.enrichment.providers import FIELDS, ItemAnswer, ProviderConfig, Request, RunLimits
-from ingestion.settings import Settings
+from ingestion.settings import Settings, table_exists
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,7 @@ def read_requests(settings: Settings, only: list[str] | None = None, limit: int 
         # answered since enrichment_requests was built (a run without a dbt build in between,
         # or answers a killed run left): never asked, nor billed, again
         where, params = ["1 = 1"], []
-        if con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                       [DATASET_NAME, RESPONSES_TABLE]).fetchone()[0]:
+        if table_exists(con, DATASET_NAME, RESPONSES_TABLE):
             where.append(f"request_id not in (select request_id from {DATASET_NAME}.{RESPONSES_TABLE} "
                          "where outcome in ('matched', 'not_found'))")
         if only:

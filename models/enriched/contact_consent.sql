@@ -21,7 +21,7 @@ record_emails as (
 
     select contact_record_id, email_address as email from {{ ref('cleaned_contacts') }}
     where email_address is not null
-    union
+    union all
     select contact_record_id, email_original as email from {{ ref('cleaned_contacts') }}
     where email_original is not null
 
