@@ -11,8 +11,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ingestion.settings import REPO_ROOT, Settings, load_settings
+
+if TYPE_CHECKING:
+    from ingestion.enrichment.loader import EnrichmentResult
 
 log = logging.getLogger("ingestion")
 
@@ -162,21 +166,26 @@ def provider_endpoints(settings: Settings, force_emulator: bool = False) -> Iter
 
 
 def enrich(settings: Settings, *, dry_run: bool = False, only: list[str] | None = None,
-           limit: int | None = None, force_emulator: bool = False, progress: bool | None = None) -> int:
-    """Run the enrichment loader and print its summary; 0 unless it could not run at all."""
+           limit: int | None = None, force_emulator: bool = False, progress: bool | None = None
+           ) -> tuple[int, EnrichmentResult | None]:
+    """Run the enrichment loader and print its summary.
+
+    Returns 0 unless it could not run at all, and the result (None when skipped: no
+    provider configured and no demo ground truth for the emulator).
+    """
     from ingestion.enrichment.loader import Progress, RequestsNotBuilt, describe, run_enrichment
 
     with provider_endpoints(settings, force_emulator) as endpoint:
         if endpoint == "skip":
             print("No enrichment provider configured and no demo ground truth for the emulator: enrichment "
                   "skipped (see the README's Enrichment section to configure a provider).")
-            return 0
+            return 0, None
         try:
             result = run_enrichment(settings, dry_run=dry_run, only=only, limit=limit,
                                     progress=Progress(enabled=progress))
         except RequestsNotBuilt as exc:
             print(f"ERROR {exc}", file=sys.stderr)
-            return 1
+            return 1, None
     for reason in result.skipped:
         print(f"skipped provider {reason}", file=sys.stderr)
     headers, rows = describe(result)
@@ -186,17 +195,18 @@ def enrich(settings: Settings, *, dry_run: bool = False, only: list[str] | None 
     if dry_run:
         print("Dry run: nothing was sent. Later providers' figures are upper bounds (the waterfall drops "
               "what earlier providers supply).")
-        return 0
+        return 0, result
     credits = sum(p.credits for p in result.providers)
     print(f"credits charged: {credits:,}; pending (asked again next run): {result.pending:,}"
           + (f"; credits possibly billed for lost answers: {result.credits_at_risk:,}" if result.credits_at_risk
              else ""))
-    return 1 if result.skipped and not result.providers else 0
+    return (1 if result.skipped and not result.providers else 0), result
 
 
 def cmd_enrich(args: argparse.Namespace, settings: Settings) -> int:
-    return enrich(settings, dry_run=args.dry_run, only=args.provider or None, limit=args.limit,
-                  force_emulator=args.emulator, progress=False if args.no_progress else None)
+    code, _ = enrich(settings, dry_run=args.dry_run, only=args.provider or None, limit=args.limit,
+                     force_emulator=args.emulator, progress=False if args.no_progress else None)
+    return code
 
 
 def cmd_emulator(args: argparse.Namespace, settings: Settings) -> int:
@@ -222,36 +232,17 @@ def cmd_emulator(args: argparse.Namespace, settings: Settings) -> int:
 # ------------------------------------------------------------------- run ----
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from ingestion.demo.generator import generate
-    from ingestion.load import run_load
+    from ingestion.nightly import Options, run_nightly
 
-    started = time.perf_counter()
-    if landing_is_empty(settings):
-        print(f"Landing folder {settings.landing_dir} is empty: writing {args.demo_contacts:,} demo contacts.")
-        generate(args.demo_contacts, args.seed, settings.landing_dir, settings.ground_truth_dir)
-    print("== load landing files")
-    result = run_load(settings)
-    print_load_result(result)
-    print("== dbt build")
-    code = run_dbt(settings, ["build"])
-    if code == 0:
-        print("== enrichment")
-        code = enrich(settings)
-        if code == 0:
-            print("== dbt build of the answers and what depends on them")
-            code = run_dbt(settings, ["build", "--select", "source:enrichment+"])
-    if code == 0:
-        print("== campaign exports")
-        print_export_result(export(settings))
-    summary = summarise_warehouse(settings)
-    print("== summary")
-    print(render_table(["relation", "rows"], summary))
-    print(f"warehouse: {settings.warehouse}")
-    status = "failed" if code or result.failed_files else "succeeded"
-    print(f"Run {status} in {time.perf_counter() - started:.1f}s.")
-    if result.failed_files:
-        print(f"{len(result.failed_files)} file(s) could not be read; see the errors above.", file=sys.stderr)
-    return 1 if code or result.failed_files else 0
+    options = Options.from_env()
+    options.demo_contacts, options.seed = args.demo_contacts, args.seed
+    if args.retries is not None:
+        options.retries = args.retries
+    if args.retry_wait is not None:
+        options.retry_wait = args.retry_wait
+    options.resume = not args.no_resume
+    options.alert_on_warnings = options.alert_on_warnings or args.alert_on_warnings
+    return run_nightly(settings, options)
 
 
 LAYER_OUTPUTS = [("cleaned", "cleaned_contacts"), ("deduped", "contact_identity_map"),
@@ -394,15 +385,28 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("dbt_args", nargs=argparse.REMAINDER, help="extra arguments for dbt build")
     build.set_defaults(func=cmd_build)
 
-    run = sub.add_parser("run", help="the batch: demo data if needed, load, build, enrich, build, export, summary",
-                         description="Write demo data when the landing folder is empty, load the landing "
-                                     "files, run `dbt build`, ask the enrichment providers (the local emulator "
-                                     "when none is configured), build the answers, write the campaign exports "
-                                     "and print a summary. Exit status 1 on failure.")
+    run = sub.add_parser("run", help="the nightly batch: load, build, enrich, build, export, report, alert",
+                         description="The nightly batch. Writes demo data when the landing folder is empty, "
+                                     "then: load the landing files; dbt build --selector "
+                                     "nightly_before_enrichment; ask the enrichment providers (the local emulator "
+                                     "when none is configured); dbt build --selector nightly_after_enrichment; "
+                                     "write the campaign exports. Records every step in monitoring.nightly_steps, "
+                                     "writes the HTML report, prints a summary and posts an alert to "
+                                     "NIGHTLY_ALERT_WEBHOOK_URL when the run failed. One run at a time (exit "
+                                     "status 75 when another holds the lock); a failed or killed run is resumed "
+                                     "by the next. Exit status 1 when the run failed.")
     run.add_argument("--demo-contacts", type=int, default=DEFAULT_DEMO_CONTACTS,
                      help=f"demo records to write when the landing folder is empty "
                           f"(default {DEFAULT_DEMO_CONTACTS:,})")
     run.add_argument("--seed", type=int, default=DEFAULT_SEED, help="demo random seed")
+    run.add_argument("--retries", type=int, help="attempts after a transient failure of a step "
+                                                 "(default: NIGHTLY_RETRIES or 2)")
+    run.add_argument("--retry-wait", type=float, help="seconds between attempts "
+                                                      "(default: NIGHTLY_RETRY_WAIT_SECONDS or 30)")
+    run.add_argument("--no-resume", action="store_true",
+                     help="run every step even when the previous run was interrupted and nothing changed")
+    run.add_argument("--alert-on-warnings", action="store_true",
+                     help="alert also when the run only warned (default: NIGHTLY_ALERT_ON_WARNINGS)")
     run.set_defaults(func=cmd_run)
 
     enrich_ = sub.add_parser("enrich", help="ask the enrichment providers what enriched.enrichment_requests lists",

@@ -10,10 +10,14 @@ of `exports.segment_catalog`, into EXPORT_DIR:
     manifest.json                 per segment: rows, adds, removes, owner, files + sha256
 
 Rows come from `exports.campaign_export_contacts`, which holds no opted-out or suppressed
-contact. The previous export is the segment's Parquet file already in EXPORT_DIR. Each
-segment's files are written to a staging folder, then swapped in; the manifest is written
-last, so a manifest always describes complete files. A segment that no longer exists
-loses its folder.
+contact. The previous export is the segment's Parquet file that manifest.json describes.
+Each segment's files are written to a staging folder, then swapped in; the manifest is
+written last, so a manifest always describes complete files. A segment that no longer
+exists loses its folder.
+
+A run killed while swapping leaves `.old-<segment>`: the segment's previous export,
+kept until the manifest is written. The next run compares with it, so adds and removes
+are the same as if the first run had not been interrupted.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingestion.faults import checkpoint
 from ingestion.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -106,14 +111,43 @@ def _write_segment(con: duckdb.DuckDBPyConnection, segment: str, owner: str, fol
                for name in files})
 
 
+def _matches(parquet: Path, committed: dict[str, str], segment: str) -> bool:
+    return segment in committed and parquet.exists() and _sha256(parquet) == committed[segment]
+
+
+def _roll_back_interrupted_swap(export_dir: Path, committed: dict[str, str]) -> None:
+    """Put back the committed folders a killed run had moved to .old-<segment>."""
+    for old in export_dir.glob(".old-*"):
+        segment = old.name.removeprefix(".old-")
+        if _matches(old / f"{segment}.parquet", committed, segment):
+            target = export_dir / segment
+            if target.exists():
+                shutil.rmtree(target)  # the unfinished export's files
+            old.rename(target)
+        else:
+            shutil.rmtree(old)  # left after a manifest was written: nothing refers to it
+
+
+def _committed_segments(export_dir: Path) -> dict[str, str]:
+    """segment -> sha256 of its Parquet file, as the manifest of the last complete export says."""
+    manifest = export_dir / MANIFEST
+    if not manifest.exists():
+        return {}
+    segments = json.loads(manifest.read_text(encoding="utf-8"))["segments"]
+    return {s["segment"]: s["files"][f"{s['segment']}.parquet"]["sha256"] for s in segments}
+
+
 def run_export(settings: Settings) -> ExportResult:
     """Write every segment's files and the manifest into EXPORT_DIR."""
     export_dir = settings.export_dir
     export_dir.mkdir(parents=True, exist_ok=True)
     generated_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    for leftover in export_dir.glob(".staging-*"):  # staging folders of killed runs
+        shutil.rmtree(leftover, ignore_errors=True)
     staging = export_dir / f".staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
+    committed = _committed_segments(export_dir)
+    _roll_back_interrupted_swap(export_dir, committed)
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
         catalog = con.execute("select segment_name, segment_owner from exports.segment_catalog "
@@ -124,23 +158,23 @@ def run_export(settings: Settings) -> ExportResult:
                 raise ValueError(f"segment name {segment!r}: only a-z, 0-9 and _ make safe file names")
             previous = export_dir / segment / f"{segment}.parquet"
             results.append(_write_segment(con, segment, owner, staging / segment,
-                                          previous if previous.exists() else None))
+                                          previous if _matches(previous, committed, segment) else None))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     finally:
         con.close()
 
-    # swap the new folders in, drop the folders of segments that are gone, manifest last
+    # swap the new folders in (the committed ones wait in .old-<segment>), drop the folders
+    # of segments that are gone, write the manifest, then let the old folders go
     names = {r.segment for r in results}
     for result in results:
         target = export_dir / result.segment
         old = export_dir / f".old-{result.segment}"
-        shutil.rmtree(old, ignore_errors=True)
         if target.exists():
             target.rename(old)
         (staging / result.segment).rename(target)
-        shutil.rmtree(old, ignore_errors=True)
+        checkpoint("export")  # fault injection for the recovery tests; see ingestion/faults.py
     for entry in export_dir.iterdir():
         if entry.is_dir() and not entry.name.startswith(".") and entry.name not in names:
             shutil.rmtree(entry)
@@ -150,5 +184,7 @@ def run_export(settings: Settings) -> ExportResult:
     tmp = export_dir / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, export_dir / MANIFEST)
+    for old in export_dir.glob(".old-*"):
+        shutil.rmtree(old, ignore_errors=True)
     log.info("exported %d segments to %s", len(results), export_dir)
     return ExportResult(export_dir, generated_at, results)

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 import dlt
 
+from ingestion.faults import checkpoint
 from ingestion.landing import FileReport, landing_source
 from ingestion.settings import Settings
 from ingestion.suppression import known_hashes
@@ -56,6 +57,9 @@ def run_load(settings: Settings) -> LoadResult:
     source = landing_source(str(settings.landing_dir), str(settings.header_aliases),
                             reports=result.reports, loaded_at=datetime.now(timezone.utc),
                             suppressed=known_hashes(settings))
-    info = pipeline.run(source)
+    pipeline.extract(source)
+    pipeline.normalize()
+    checkpoint("load")  # fault injection for the recovery tests; see ingestion/faults.py
+    info = pipeline.load()
     result.load_ids = list(info.loads_ids)
     return result

@@ -7,6 +7,7 @@
 | EXPORT_DIR           | data/exports                 | where segment exports are written       |
 | GROUND_TRUTH_DIR     | data/ground_truth            | demo generator's truth (never loaded)   |
 | HEADER_ALIASES       | ingestion/header_aliases.yml | header alias map analysts can extend    |
+| REPORT_DIR           | data/reports                 | the nightly run report (HTML)           |
 
 Relative paths are resolved against the repository root, so commands behave
 the same from any working directory.
@@ -26,6 +27,7 @@ DEFAULTS = {
     "EXPORT_DIR": "data/exports",
     "GROUND_TRUTH_DIR": "data/ground_truth",
     "HEADER_ALIASES": "ingestion/header_aliases.yml",
+    "REPORT_DIR": "data/reports",
 }
 
 
@@ -41,11 +43,17 @@ class Settings:
     export_dir: Path
     ground_truth_dir: Path
     header_aliases: Path
+    report_dir: Path = REPO_ROOT / DEFAULTS["REPORT_DIR"]
 
     @property
     def pipelines_dir(self) -> Path:
         """dlt's working folder, kept beside the warehouse it loads (one per warehouse)."""
         return self.warehouse.parent / f".{self.warehouse.stem}.dlt"
+
+    @property
+    def nightly_dir(self) -> Path:
+        """The nightly run's lock, state and dbt artifacts, beside the warehouse they belong to."""
+        return self.warehouse.parent / f".{self.warehouse.stem}.nightly"
 
     def dbt_env(self) -> dict[str, str]:
         """Environment for dbt subprocesses: the same warehouse, the project's profiles."""
@@ -70,4 +78,5 @@ def load_settings() -> Settings:
         export_dir=_path("EXPORT_DIR"),
         ground_truth_dir=_path("GROUND_TRUTH_DIR"),
         header_aliases=_path("HEADER_ALIASES"),
+        report_dir=_path("REPORT_DIR"),
     )

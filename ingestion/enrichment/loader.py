@@ -45,6 +45,7 @@ import pyarrow as pa
 import requests
 
 from ingestion.enrichment.providers import FIELDS, ItemAnswer, ProviderConfig, Request, RunLimits
+from ingestion.faults import checkpoint
 from ingestion.settings import Settings, table_exists
 
 log = logging.getLogger(__name__)
@@ -225,6 +226,7 @@ class ResponseWriter:
         # extracted = on disk in a load package: a kill after this point loses nothing
         self.pipeline.extract(table, table_name=RESPONSES_TABLE, write_disposition="append")
         self.pipeline.normalize()
+        checkpoint("enrich")  # fault injection for the recovery tests; see ingestion/faults.py
 
     def close(self) -> None:
         self.flush()
@@ -574,6 +576,13 @@ def run_enrichment(settings: Settings, *, dry_run: bool = False, only: list[str]
     progress = progress or Progress()
     by_contact: dict[str, set[str]] = {}
     by_domain: dict[str, set[str]] = {}
+    # answers received since enrichment_requests was built (a killed run's, just recovered)
+    # cover later providers' requests as if they had come in this run
+    by_name = {cfg.name: cfg for cfg in configs}
+    for provider, contact_id, company_domain, payload in read_answers_since_requests(settings):
+        if provider in by_name:
+            answer = ItemAnswer(status=200, likelihood=None, billed=False, payload=json.loads(payload or "{}"))
+            _cover(by_name[provider], contact_id, company_domain, answer, by_contact, by_domain)
     try:
         for cfg in configs:
             stats = ProviderStats(cfg.name, requested=len(by_provider.get(cfg.name, [])))
@@ -597,16 +606,38 @@ def run_enrichment(settings: Settings, *, dry_run: bool = False, only: list[str]
             run.run(progress)
             result.credits_at_risk += run.at_risk
             for request, answer in run.answers:
-                fields, domain = cfg.api.supplied(answer)
-                if request.contact_id:
-                    by_contact.setdefault(request.contact_id, set()).update(fields)
-                company_fields = fields & {"company_size", "industry"}
-                for d in {domain, request.company_domain if cfg.kind == "company" else None} - {None}:
-                    by_domain.setdefault(d.lower(), set()).update(company_fields)
+                _cover(cfg, request.contact_id, request.company_domain, answer, by_contact, by_domain)
             writer.maybe_flush()
     finally:
         writer.close()
     return result
+
+
+def _cover(cfg: ProviderConfig, contact_id: str | None, company_domain: str | None, answer: ItemAnswer,
+           by_contact: dict[str, set[str]], by_domain: dict[str, set[str]]) -> None:
+    """Note the fields a matched answer supplies, for the contact and for its company's domain."""
+    fields, domain = cfg.api.supplied(answer)
+    if contact_id:
+        by_contact.setdefault(contact_id, set()).update(fields)
+    company_fields = fields & {"company_size", "industry"}
+    for d in {domain, company_domain if cfg.kind == "company" else None} - {None}:
+        by_domain.setdefault(d.lower(), set()).update(company_fields)
+
+
+def read_answers_since_requests(settings: Settings) -> list[tuple]:
+    """Matched answers to requests enriched.enrichment_requests still lists: received after it was built."""
+    import duckdb
+
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        if not table_exists(con, DATASET_NAME, RESPONSES_TABLE):
+            return []
+        return con.execute(f"""
+            select provider, contact_id, company_domain, payload from {DATASET_NAME}.{RESPONSES_TABLE}
+            where outcome = 'matched' and request_id in (select request_id from enriched.enrichment_requests)
+            """).fetchall()
+    finally:
+        con.close()
 
 
 def describe(result: EnrichmentResult) -> tuple[list[str], list[list[object]]]:

@@ -30,6 +30,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("LANDING_DIR", str(tmp_path / "landing"))
     monkeypatch.setenv("EXPORT_DIR", str(tmp_path / "exports"))
     monkeypatch.setenv("GROUND_TRUTH_DIR", str(tmp_path / "truth"))
+    monkeypatch.setenv("REPORT_DIR", str(tmp_path / "reports"))
     # dbt writes its target/ and logs/ here instead of the repository
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt_target"))
     monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt_logs"))

@@ -1,0 +1,660 @@
+"""The nightly batch, `python -m ingestion run` (what `make run` and a scheduler call).
+
+Steps, in order:
+
+| step                      | what                                                                 |
+|---------------------------|----------------------------------------------------------------------|
+| load                      | new and changed landing files into raw_landing (python -m ingestion load) |
+| build_before_enrichment   | dbt build --selector nightly_before_enrichment (selectors.yml)       |
+| enrich                    | ask the providers what enriched.enrichment_requests lists            |
+| build_after_enrichment    | dbt build --selector nightly_after_enrichment                        |
+| export                    | the campaign files of every segment (python -m ingestion export)     |
+
+Then, whatever happened: the run and its steps are recorded in monitoring.nightly_runs and
+monitoring.nightly_steps, the HTML report is written, a summary is printed and, when the
+run failed (or warned, if asked), an alert is posted to the webhook.
+
+Safe to schedule:
+- A lock (flock on <warehouse dir>/.<warehouse>.nightly/lock) refuses a second run while one
+  is going, with exit status 75. The kernel drops the lock when its holder dies, so a
+  killed run never leaves a lock that blocks the next night.
+- Every step is idempotent: the loader skips files it has loaded and first finishes a
+  load package a killed run left; dbt's incremental models process what is new; the
+  enrichment loader first loads answers a killed run received and asks only what is still
+  pending; exports are swapped in whole. So a failed or killed run is resumed by the next
+  run: steps the interrupted run finished are skipped when nothing new was loaded and the
+  project is unchanged, and a dbt phase that failed is redone with `dbt retry`, which runs
+  only the failed and skipped nodes.
+- Transient failures (an exception in a step, a dbt that could not start or could not lock
+  the warehouse) are retried --retries times, --retry-wait seconds apart; within a dbt
+  phase with `dbt retry`. A failing data test is not retried: the data would not change.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from hashlib import sha256
+from pathlib import Path
+
+from ingestion.faults import checkpoint
+from ingestion.settings import REPO_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+EXIT_LOCKED = 75  # EX_TEMPFAIL: another run holds the lock; try again later
+SELECTORS = {"build_before_enrichment": "nightly_before_enrichment",
+             "build_after_enrichment": "nightly_after_enrichment"}
+# dbt output that means the warehouse or the machine was busy, not that the project is wrong
+TRANSIENT_DBT_ERRORS = re.compile(
+    r"could not set lock|conflicting lock|database is locked|resource temporarily unavailable|"
+    r"connection (refused|reset|aborted)|timed out|temporary failure", re.IGNORECASE)
+PROJECT_FILES = ("models", "seeds", "macros", "tests", "dbt_project.yml", "selectors.yml")
+
+
+# ------------------------------------------------------------------ records ----
+
+@dataclass
+class StepRecord:
+    step: str
+    status: str = "pending"  # running, ok, warn, failed, skipped, killed
+    method: str = ""
+    attempts: int = 0
+    started_at: str | None = None
+    finished_at: str | None = None
+    seconds: float = 0.0
+    peak_memory_mb: float = 0.0
+    counts: dict = field(default_factory=dict)
+    message: str = ""
+    problems: list[dict] = field(default_factory=list)  # failing dbt nodes, unreadable files
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    started_at: str
+    pid: int
+    host: str
+    status: str = "running"  # running, succeeded, warned, failed, incomplete, killed
+    finished_at: str | None = None
+    seconds: float = 0.0
+    peak_memory_mb: float = 0.0
+    resumed_run_id: str | None = None
+    project_fingerprint: str = ""
+    report_path: str | None = None
+    steps: list[StepRecord] = field(default_factory=list)
+
+    def step(self, name: str) -> StepRecord | None:
+        return next((s for s in self.steps if s.step == name), None)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunRecord:
+        steps = [StepRecord(**s) for s in data.pop("steps", [])]
+        return cls(**data, steps=steps)
+
+
+class StepFailed(Exception):
+    """A step could not do its work. `transient`: worth another attempt."""
+
+    def __init__(self, message: str, *, transient: bool, counts: dict | None = None,
+                 problems: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.counts = counts or {}
+        self.problems = problems or []
+
+
+@dataclass
+class StepOutcome:
+    status: str  # ok, warn, failed (failed but later steps may go on), skipped
+    counts: dict = field(default_factory=dict)
+    message: str = ""
+    problems: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Options:
+    retries: int = 2
+    retry_wait: float = 30.0
+    resume: bool = True
+    alert_on_warnings: bool = False
+    demo_contacts: int = 20_000
+    seed: int = 42
+
+    @classmethod
+    def from_env(cls) -> Options:
+        return cls(retries=int(os.environ.get("NIGHTLY_RETRIES", "2")),
+                   retry_wait=float(os.environ.get("NIGHTLY_RETRY_WAIT_SECONDS", "30")),
+                   alert_on_warnings=os.environ.get("NIGHTLY_ALERT_ON_WARNINGS", "").lower() in ("1", "true", "yes"))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+# --------------------------------------------------------------------- lock ----
+
+class AlreadyRunning(RuntimeError):
+    pass
+
+
+class RunLock:
+    """An exclusive flock on a file; the file says who holds it. Dropped by the kernel when
+    the holder exits, however it exits: a killed run leaves no lock behind."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self, holder: dict) -> None:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise AlreadyRunning(self._describe_holder()) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps(holder).encode())
+        os.fsync(fd)
+        self._fd = fd
+
+    def _describe_holder(self) -> str:
+        try:
+            holder = json.loads(self.path.read_text(encoding="utf-8") or "{}")
+        except (OSError, ValueError):
+            holder = {}
+        if not holder:
+            return "another nightly run holds the lock"
+        return (f"nightly run {holder.get('run_id')} (pid {holder.get('pid')} on {holder.get('host')}, "
+                f"started {holder.get('started_at')}) is still going")
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the flock
+            self._fd = None
+
+
+# ------------------------------------------------------------------- memory ----
+
+class MemorySampler:
+    """Peak resident memory of this process and its children (dbt), sampled every 0.2 s."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        import psutil
+
+        self._process = psutil.Process()
+        self._interval = interval
+        self._stop = threading.Event()
+        self.peak_bytes = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        import psutil
+
+        total = 0
+        for proc in [self._process, *self._process.children(recursive=True)]:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                continue
+        self.peak_bytes = max(self.peak_bytes, total)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._sample()
+
+    def __enter__(self) -> MemorySampler:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    @property
+    def peak_mb(self) -> float:
+        return round(self.peak_bytes / 2**20, 1)
+
+
+# ---------------------------------------------------------------------- dbt ----
+
+def project_fingerprint() -> str:
+    """sha256 over the dbt project's files: a changed model, seed or macro changes it."""
+    digest = sha256()
+    for name in PROJECT_FILES:
+        root = REPO_ROOT / name
+        paths = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        for path in paths:
+            digest.update(str(path.relative_to(REPO_ROOT)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def stream_dbt(args: list[str], env: dict[str, str], step: str) -> tuple[int, list[str]]:
+    """Run dbt, echo its output, return its exit code and the last lines it printed."""
+    from ingestion.cli import dbt_executable
+
+    cmd = [dbt_executable(), *args, "--project-dir", str(REPO_ROOT), "--profiles-dir", str(REPO_ROOT / "profiles")]
+    tail: deque[str] = deque(maxlen=60)
+    finished = 0
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, bufsize=1)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        tail.append(line.rstrip("\n"))
+        if re.search(r"\d+ of \d+ (OK|PASS)", line):
+            finished += 1
+            if finished == 10:
+                checkpoint(step, child=proc)  # fault injection for the recovery tests
+    sys.stdout.flush()
+    return proc.wait(), list(tail)
+
+
+def summarise_run_results(path: Path) -> tuple[dict, list[dict]]:
+    """Counts of a dbt invocation's results and the nodes that did not succeed."""
+    if not path.exists():
+        return {}, []
+    results = json.loads(path.read_text(encoding="utf-8"))["results"]
+    counts = {"models": 0, "seeds": 0, "tests": 0, "passed": 0, "warnings": 0, "failures": 0, "errors": 0,
+              "skipped": 0}
+    problems = []
+    for r in results:
+        kind = r["unique_id"].split(".")[0]
+        if kind in ("model", "seed"):
+            counts[kind + "s"] += 1
+        elif kind in ("test", "unit_test"):
+            counts["tests"] += 1
+        status = r["status"]
+        key = {"success": "passed", "pass": "passed", "warn": "warnings", "fail": "failures", "error": "errors",
+               "skipped": "skipped"}.get(status)
+        if key:
+            counts[key] += 1
+        if status in ("warn", "fail", "error"):
+            problems.append({"node": r["unique_id"].split(".")[2], "status": status, "failures": r.get("failures"),
+                             "message": _redact(r.get("message") or "")[:300],
+                             "relation": r.get("relation_name")})
+    return counts, problems
+
+
+def _redact(message: str) -> str:
+    """Quoted values out of a message (a failing cast may quote the value that failed)."""
+    return re.sub(r"'[^']*'", "'…'", message)
+
+
+# -------------------------------------------------------------------- steps ----
+
+class Nightly:
+    def __init__(self, settings: Settings, options: Options) -> None:
+        self.settings = settings
+        self.options = options
+        self.state_file = settings.nightly_dir / "state.json"
+        started = _now()
+        self.run = RunRecord(run_id=f"{started:%Y%m%dT%H%M%SZ}", started_at=_iso(started), pid=os.getpid(),
+                             host=socket.gethostname(), project_fingerprint=project_fingerprint())
+        self.previous: RunRecord | None = None
+        self.interrupted: RunRecord | None = None  # the run this one resumes
+        self.new_input = True
+
+    # ---- state ----
+    def load_previous(self) -> None:
+        if not self.state_file.exists():
+            return
+        try:
+            self.previous = RunRecord.from_dict(json.loads(self.state_file.read_text(encoding="utf-8")))
+        except (ValueError, TypeError) as exc:
+            log.warning("ignoring an unreadable %s: %s", self.state_file, exc)
+            return
+        if self.previous.status == "running":  # it held the lock, and the lock is free: it was killed
+            self.previous.status = "killed"
+            for step in self.previous.steps:
+                if step.status == "running":
+                    step.status = "killed"
+                    step.message = "the run was killed during this step"
+        if self.previous.status in ("killed", "incomplete") and self.options.resume:
+            self.interrupted = self.previous
+            self.run.resumed_run_id = self.previous.run_id
+
+    def save_state(self) -> None:
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self.run), indent=2), encoding="utf-8")
+        os.replace(tmp, self.state_file)
+
+    def done_by_interrupted_run(self, step: str) -> bool:
+        """The interrupted run finished this step and nothing has changed since."""
+        if self.interrupted is None or self.new_input:
+            return False
+        if self.interrupted.project_fingerprint != self.run.project_fingerprint:
+            return False
+        record = self.interrupted.step(step)
+        return record is not None and (record.status in ("ok", "warn") or record.method.startswith("done by"))
+
+    def failed_in_interrupted_run(self, step: str) -> bool:
+        if self.interrupted is None or self.new_input:
+            return False
+        if self.interrupted.project_fingerprint != self.run.project_fingerprint:
+            return False
+        record = self.interrupted.step(step)
+        return record is not None and record.status == "failed"
+
+    # ---- the steps ----
+    def step_load(self, attempt: int) -> StepOutcome:
+        from ingestion.cli import print_load_result
+        from ingestion.load import run_load
+
+        result = run_load(self.settings)
+        print_load_result(result)
+        counts = {"files": len(result.reports), "rows_read": sum(r.rows_read for r in result.reports),
+                  "rows_loaded": sum(r.rows_loaded for r in result.reports),
+                  "rows_quarantined": sum(r.rows_quarantined for r in result.reports),
+                  "failed_files": len(result.failed_files), "recovered_packages": result.recovered_packages}
+        self.new_input = bool(result.reports or result.recovered_packages)
+        if result.failed_files:
+            problems = [{"node": r.file_path, "status": "unreadable", "message": r.error_message}
+                        for r in result.failed_files]
+            return StepOutcome("failed", counts, f"{len(result.failed_files)} landing file(s) could not be read "
+                                                 "(see raw_landing.file_loads); the others were loaded", problems)
+        return StepOutcome("ok", counts)
+
+    def step_dbt(self, step: str, attempt: int) -> StepOutcome:
+        target = self.settings.nightly_dir / "dbt" / step
+        results_file = target / "run_results.json"
+        retry = results_file.exists() and (attempt > 1 or self.failed_in_interrupted_run(step))
+        if not retry:
+            results_file.unlink(missing_ok=True)  # a kill leaves none: the next attempt builds the phase again
+        args = ["retry"] if retry else ["build", "--selector", SELECTORS[step]]
+        env = self.settings.dbt_env()
+        env.update(NIGHTLY_RUN_ID=self.run.run_id, NIGHTLY_STEP=step, DBT_TARGET_PATH=str(target))
+        self.current.method = "dbt retry" if retry else f"dbt build --selector {SELECTORS[step]}"
+        code, tail = stream_dbt(args, env, step)
+        counts, problems = summarise_run_results(results_file)
+        if code == 0:
+            return StepOutcome("warn" if counts.get("warnings") else "ok", counts,
+                               f"{counts['warnings']} test(s) warned" if counts.get("warnings") else "", problems)
+        errors = [p for p in problems if p["status"] == "error"]
+        transient = code == 2 or bool(TRANSIENT_DBT_ERRORS.search("\n".join(tail)))
+        if problems:
+            message = f"dbt: {counts.get('errors', 0)} error(s), {counts.get('failures', 0)} failing test(s)"
+        else:
+            message = "dbt could not run: " + (_redact(tail[-1]) if tail else f"exit status {code}")
+        raise StepFailed(message, transient=transient and (bool(errors) or not problems), counts=counts,
+                         problems=problems)
+
+    def step_enrich(self, attempt: int) -> StepOutcome:
+        from ingestion.cli import enrich
+
+        code, result = enrich(self.settings, progress=False)
+        if result is None and code == 0:
+            return StepOutcome("skipped", {}, "no enrichment provider configured")
+        if code:
+            raise StepFailed("the enrichment could not run (see above)", transient=False)
+        providers = result.providers
+        counts = {"requests": sum(p.requested for p in providers),
+                  "sent": sum(p.matched + p.not_found + p.failed + p.unanswered for p in providers),
+                  "matched": sum(p.matched for p in providers), "credits": sum(p.credits for p in providers),
+                  "calls": sum(p.calls for p in providers), "pending": result.pending,
+                  "recovered_packages": result.recovered_packages}
+        stopped = [f"{p.provider}: {p.stopped}" for p in providers if p.stopped]
+        return StepOutcome("warn" if stopped else "ok", counts, "; ".join(stopped))
+
+    def step_export(self, attempt: int) -> StepOutcome:
+        from ingestion.cli import print_export_result
+        from ingestion.exports import run_export
+
+        result = run_export(self.settings)
+        print_export_result(result)
+        return StepOutcome("ok", {"segments": len(result.segments), "rows": sum(s.rows for s in result.segments),
+                                  "adds": sum(s.adds for s in result.segments),
+                                  "removes": sum(s.removes for s in result.segments)})
+
+    def steps(self) -> list[tuple[str, str, Callable[[int], StepOutcome]]]:
+        return [
+            ("load", "load the landing files", self.step_load),
+            ("build_before_enrichment", "dbt build of what the enrichment requests need",
+             lambda attempt: self.step_dbt("build_before_enrichment", attempt)),
+            ("enrich", "ask the enrichment providers", self.step_enrich),
+            ("build_after_enrichment", "dbt build of the answers and everything after them",
+             lambda attempt: self.step_dbt("build_after_enrichment", attempt)),
+            ("export", "write the campaign exports", self.step_export),
+        ]
+
+    # ---- running ----
+    def execute(self, name: str, title: str, func: Callable[[int], StepOutcome]) -> StepRecord:
+        record = StepRecord(step=name, status="running", started_at=_iso(_now()))
+        self.current = record
+        self.run.steps.append(record)
+        print(f"== {name}: {title}", flush=True)
+        started = time.perf_counter()
+        with MemorySampler() as memory:
+            for attempt in range(1, self.options.retries + 2):
+                record.attempts = attempt
+                self.save_state()
+                try:
+                    outcome = func(attempt)
+                except StepFailed as exc:
+                    record.status, record.message = "failed", str(exc)
+                    record.counts, record.problems = exc.counts, exc.problems
+                    transient = exc.transient
+                except Exception as exc:  # noqa: BLE001 - an I/O or network error: worth another attempt
+                    log.debug("step %s failed", name, exc_info=True)
+                    record.status, record.message = "failed", f"{type(exc).__name__}: {_redact(str(exc))[:300]}"
+                    transient = True
+                else:
+                    record.status, record.counts = outcome.status, outcome.counts
+                    record.message, record.problems = outcome.message, outcome.problems
+                    break
+                if not transient or attempt > self.options.retries:
+                    break
+                print(f"{name} failed ({record.message}); attempt {attempt + 1} of {self.options.retries + 1} "
+                      f"in {self.options.retry_wait:g}s", file=sys.stderr, flush=True)
+                time.sleep(self.options.retry_wait)
+        record.seconds = round(time.perf_counter() - started, 2)
+        record.peak_memory_mb = memory.peak_mb
+        record.finished_at = _iso(_now())
+        self.save_state()
+        return record
+
+    def skip(self, name: str, message: str, method: str = "") -> None:
+        now = _iso(_now())
+        self.run.steps.append(StepRecord(step=name, status="skipped", method=method, started_at=now,
+                                         finished_at=now, message=message))
+
+    def execute_all(self) -> None:
+        blocked = None
+        for name, title, func in self.steps():
+            if blocked:
+                self.skip(name, f"not run: {blocked} failed")
+            elif name != "load" and self.done_by_interrupted_run(name):
+                self.skip(name, "nothing new since", method=f"done by run {self.interrupted.run_id}")
+                print(f"== {name}: done by the interrupted run {self.interrupted.run_id}, nothing new since: skipped")
+            else:
+                record = self.execute(name, title, func)
+                # a load that read some files is no reason to stop; any other failure is
+                if record.status == "failed" and name != "load":
+                    blocked = name
+
+    def finish(self, status: str | None = None) -> None:
+        """succeeded, warned; failed: every step ran but one failed (a landing file could
+        not be read); incomplete: a failed step stopped the run (the next run resumes it)."""
+        if status:
+            self.run.status = status
+        elif any(s.status in ("failed", "running") and s.step != "load" for s in self.run.steps):
+            self.run.status = "incomplete"
+        elif any(s.status == "failed" for s in self.run.steps):
+            self.run.status = "failed"
+        elif any(s.status == "warn" for s in self.run.steps):
+            self.run.status = "warned"
+        else:
+            self.run.status = "succeeded"
+        self.run.finished_at = _iso(_now())
+        self.run.seconds = round((_now() - datetime.fromisoformat(self.run.started_at)).total_seconds(), 1)
+        self.run.peak_memory_mb = max([s.peak_memory_mb for s in self.run.steps] or [0.0])
+
+
+# ---------------------------------------------------------------- recording ----
+
+RUNS_DDL = """
+create table if not exists monitoring.nightly_runs (
+    nightly_run_id varchar, started_at timestamp, finished_at timestamp, status varchar,
+    seconds double, peak_memory_mb double, resumed_run_id varchar, host varchar, report_path varchar
+)"""
+STEPS_DDL = """
+create table if not exists monitoring.nightly_steps (
+    nightly_run_id varchar, step varchar, step_order integer, status varchar, method varchar,
+    attempts integer, started_at timestamp, finished_at timestamp, seconds double,
+    peak_memory_mb double, counts_json varchar, message varchar
+)"""
+
+
+def _utc_naive(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value).astimezone(timezone.utc).replace(tzinfo=None) if value else None
+
+
+def record_run(settings: Settings, run: RunRecord) -> None:
+    """Write (or rewrite) a run and its steps into monitoring.nightly_runs / nightly_steps."""
+    import duckdb
+
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con.execute("create schema if not exists monitoring")
+        con.execute(RUNS_DDL)
+        con.execute(STEPS_DDL)
+        con.execute("begin")
+        con.execute("delete from monitoring.nightly_runs where nightly_run_id = ?", [run.run_id])
+        con.execute("delete from monitoring.nightly_steps where nightly_run_id = ?", [run.run_id])
+        con.execute("insert into monitoring.nightly_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [run.run_id, _utc_naive(run.started_at), _utc_naive(run.finished_at), run.status, run.seconds,
+                     run.peak_memory_mb, run.resumed_run_id, run.host, run.report_path])
+        for order, s in enumerate(run.steps, start=1):
+            con.execute("insert into monitoring.nightly_steps values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [run.run_id, s.step, order, s.status, s.method, s.attempts, _utc_naive(s.started_at),
+                         _utc_naive(s.finished_at), s.seconds, s.peak_memory_mb, json.dumps(s.counts), s.message])
+        con.execute("commit")
+    finally:
+        con.close()
+
+
+# --------------------------------------------------------------------- main ----
+
+def print_summary(settings: Settings, run: RunRecord) -> None:
+    from ingestion.cli import render_table, summarise_warehouse
+
+    print("== summary")
+    rows = [[s.step, s.status, s.seconds, s.peak_memory_mb, s.attempts, s.method,
+             ", ".join(f"{k} {v:,}" for k, v in s.counts.items() if v)] for s in run.steps]
+    print(render_table(["step", "status", "seconds", "peak MB", "attempts", "how", "counts"], rows))
+    for s in run.steps:
+        if s.message and s.status != "skipped":
+            print(f"  {s.step}: {s.message}")
+        for p in s.problems[:10]:
+            print(f"    {p['status']}: {p['node']}" + (f" ({p['failures']} rows)" if p.get("failures") else ""))
+    summary = summarise_warehouse(settings)
+    if summary:
+        print(render_table(["relation", "rows"], summary))
+    print(f"warehouse: {settings.warehouse}")
+    if run.report_path:
+        print(f"report:    {Path(run.report_path).as_uri()}")
+    print(f"Run {run.run_id} {run.status} in {run.seconds:.1f}s"
+          + (f" (resumed run {run.resumed_run_id})" if run.resumed_run_id else "") + ".")
+
+
+@contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """SIGTERM (systemd stop, a scheduler's timeout) ends the run through the same path as a failure."""
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_nightly(settings: Settings, options: Options) -> int:
+    from ingestion.alerts import alert_for
+    from ingestion.report import write_report
+
+    nightly = Nightly(settings, options)
+    run = nightly.run
+    lock = RunLock(settings.nightly_dir / "lock")
+    try:
+        lock.acquire({"run_id": run.run_id, "pid": run.pid, "host": run.host, "started_at": run.started_at})
+    except AlreadyRunning as exc:
+        print(f"Not starting: {exc}. Only one nightly run at a time works on {settings.warehouse}; if that run "
+              f"is stuck, stop it and the lock goes with it.", file=sys.stderr)
+        return EXIT_LOCKED
+    try:
+        nightly.load_previous()
+        if nightly.previous is not None and nightly.previous.status == "killed":
+            killed_at = next((s.step for s in nightly.previous.steps if s.status == "killed"), "?")
+            print(f"The previous run {nightly.previous.run_id} was killed during step {killed_at}.")
+            try:
+                record_run(settings, nightly.previous)
+            except Exception as exc:  # noqa: BLE001 - recording must not stop the night
+                log.warning("could not record the killed run: %s", exc)
+        if nightly.interrupted is not None:
+            print(f"Resuming run {nightly.interrupted.run_id}: steps it finished are skipped if nothing new "
+                  "has arrived, a failed dbt phase is retried from its failed nodes.")
+        nightly.save_state()
+        if _landing_is_empty(settings):
+            from ingestion.demo.generator import generate
+
+            print(f"Landing folder {settings.landing_dir} is empty: writing {options.demo_contacts:,} demo contacts.")
+            generate(options.demo_contacts, options.seed, settings.landing_dir, settings.ground_truth_dir)
+        with _terminate_as_exit():
+            try:
+                nightly.execute_all()
+                nightly.finish()
+            except (KeyboardInterrupt, SystemExit):
+                for s in run.steps:
+                    if s.status == "running":
+                        s.status, s.message = "failed", "stopped by a signal"
+                nightly.finish("incomplete")
+                raise
+    finally:
+        if run.status == "running":
+            nightly.finish("incomplete")
+        try:
+            record_run(settings, run)
+            run.report_path = str(write_report(settings))
+            record_run(settings, run)
+        except Exception as exc:  # noqa: BLE001 - the summary and the alert still go out
+            print(f"could not record the run or write its report: {type(exc).__name__}: {exc}", file=sys.stderr)
+        nightly.save_state()
+        print_summary(settings, run)
+        alert_for(settings, run, on_warnings=options.alert_on_warnings)
+        lock.release()
+    return 0 if run.status in ("succeeded", "warned") else 1
+
+
+def _landing_is_empty(settings: Settings) -> bool:
+    from ingestion.landing import discover_files
+
+    return not discover_files(settings.landing_dir)
+
+
+__all__ = ["EXIT_LOCKED", "Options", "RunLock", "RunRecord", "StepRecord", "record_run", "run_nightly"]

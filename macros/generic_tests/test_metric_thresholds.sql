@@ -1,0 +1,107 @@
+{#-
+    Fails with every metric of the latest set in `model` (pipeline_metrics) that breaks its
+    `level` ('warn' or 'error') limit in `thresholds` (the monitoring_thresholds seed):
+      - min / max: the value itself is below / above the limit;
+      - max_drop / max_spike: the value fell / rose by more than the limit (a share) against
+        the average of the `recent_runs` sets before it. With no history nothing is compared.
+    A threshold's dimension '*' applies to every dimension of its metric. Declare the test
+    twice, with severity warn and error, so a bad night warns or stops the build.
+-#}
+{% test metric_thresholds(model, thresholds, level, recent_runs=7) %}
+{%- set limit_column = 'warn_value' if level == 'warn' else 'error_value' %}
+
+with
+
+metrics as (
+
+    select * from {{ model }}
+
+),
+
+runs as (
+
+    select
+        invocation_id,
+        row_number() over (order by max(measured_at) desc, invocation_id desc) as run_rank
+    from metrics
+    group by invocation_id
+
+),
+
+latest as (
+
+    select metrics.*
+    from metrics
+    inner join runs on metrics.invocation_id = runs.invocation_id
+    where runs.run_rank = 1
+
+),
+
+recent as (
+
+    select
+        metrics.metric_group,
+        metrics.metric_name,
+        metrics.dimension,
+        avg(metrics.metric_value) as recent_average,
+        count(*) as recent_runs
+    from metrics
+    inner join runs on metrics.invocation_id = runs.invocation_id
+    where runs.run_rank between 2 and {{ recent_runs + 1 }}
+    group by metrics.metric_group, metrics.metric_name, metrics.dimension
+
+),
+
+limits as (
+
+    select
+        metric_group,
+        metric_name,
+        dimension,
+        check_type,
+        {{ limit_column }} as limit_value,
+        explanation
+    from {{ thresholds }}
+    where {{ limit_column }} is not null
+
+),
+
+checked as (
+
+    select
+        latest.metric_group,
+        latest.metric_name,
+        latest.dimension,
+        latest.metric_value,
+        recent.recent_average,
+        limits.check_type,
+        limits.limit_value,
+        limits.explanation,
+        case limits.check_type
+            when 'min' then latest.metric_value < limits.limit_value
+            when 'max' then latest.metric_value > limits.limit_value
+            when 'max_drop' then
+                recent.recent_average > 0
+                and latest.metric_value < recent.recent_average * (1 - limits.limit_value)
+            when 'max_spike' then
+                recent.recent_average > 0
+                and latest.metric_value > recent.recent_average * (1 + limits.limit_value)
+        end as is_breached
+    from latest
+    inner join limits
+        on
+            latest.metric_group = limits.metric_group
+            and latest.metric_name = limits.metric_name
+            and (limits.dimension = '*' or limits.dimension = latest.dimension)
+    left join recent
+        on
+            latest.metric_group = recent.metric_group
+            and latest.metric_name = recent.metric_name
+            and latest.dimension = recent.dimension
+
+)
+
+select * from checked
+where is_breached
+
+{% endtest %}

@@ -1,0 +1,194 @@
+{{ config(materialized='incremental', incremental_strategy='append') }}
+
+{#- the dim_contacts columns whose null share is measured, and those with a validity flag -#}
+{%- set key_fields = var('monitoring_key_fields') %}
+{%- set validity_flags = {'email_address': 'is_email_valid', 'phone_e164': 'is_phone_valid'} %}
+
+-- One set of rows per build (invocation), appended: how big each layer is, how much was
+-- quarantined and merged, how the providers did, how big each segment is and how
+-- complete and valid the key fields are. The tests on this model compare the latest set
+-- with the thresholds of the monitoring_thresholds seed and with recent runs; the
+-- nightly run report charts it. Long form: one row per (metric_group, metric_name,
+-- dimension), so a new segment or provider needs no new column.
+
+with
+
+landing_contacts as (
+
+    select count(*) as n_rows from {{ ref('stg_landing__contacts') }}
+
+),
+
+quarantined as (
+
+    select * from {{ ref('stg_landing__quarantined_rows') }}
+
+),
+
+file_loads as (
+
+    select * from {{ ref('stg_landing__file_loads') }}
+
+),
+
+cleaned as (
+
+    select count(*) as n_rows from {{ ref('cleaned_contacts') }}
+
+),
+
+golden as (
+
+    select count(*) as n_rows from {{ ref('golden_contacts') }}
+
+),
+
+contacts as (
+
+    select * from {{ ref('dim_contacts') }}
+
+),
+
+responses as (
+
+    select * from {{ ref('stg_enrichment__provider_responses') }}
+
+),
+
+requests as (
+
+    select * from {{ ref('enrichment_requests') }}
+
+),
+
+catalog as (
+
+    select * from {{ ref('segment_catalog') }}
+
+),
+
+memberships as (
+
+    select * from {{ ref('segment_memberships') }}
+
+),
+
+exported as (
+
+    select * from {{ ref('campaign_export_contacts') }}
+
+),
+
+metrics as (
+
+    -- volume: rows in and out of each layer
+    select {{ metric_columns('volume', 'rows', "'landing'", 'n_rows') }} from landing_contacts
+    union all
+    select {{ metric_columns('volume', 'rows', "'cleaned'", 'n_rows') }} from cleaned
+    union all
+    select {{ metric_columns('volume', 'rows', "'deduped'", 'n_rows') }} from golden
+    union all
+    select {{ metric_columns('volume', 'rows', "'enriched'", 'count(*)') }} from contacts
+    union all
+    select {{ metric_columns('volume', 'rows', "'exported'", 'count(*)') }} from exported
+    union all
+    select {{ metric_columns('volume', 'quarantined_rows', "'all'", 'count(*)') }} from quarantined
+    union all
+    select {{ metric_columns('volume', 'quarantined_rows', 'reason_code', 'count(*)') }}
+    from quarantined
+    group by reason_code
+    union all
+    select {{ metric_columns('volume', 'landing_files', 'load_status', 'count(*)') }}
+    from file_loads
+    group by load_status
+
+    -- deduplication: records merged into another record's contact
+    union all
+    select {{ metric_columns('dedupe', 'duplicates_merged', "'all'", 'cleaned.n_rows - golden.n_rows') }}
+    from cleaned cross join golden
+    union all
+    select
+        {{ metric_columns('dedupe', 'duplicate_rate', "'all'",
+            'case when cleaned.n_rows > 0 then 1.0 - 1.0 * golden.n_rows / cleaned.n_rows end') }}
+    from cleaned cross join golden
+
+    -- enrichment, per provider: share of answered requests that matched, credits, backlog
+    union all
+    select
+        {{ metric_columns('enrichment', 'match_rate', 'provider',
+            "1.0 * sum(case when outcome = 'matched' then 1 else 0 end) / count(*)") }}
+    from responses
+    where is_answered
+    group by provider
+    union all
+    select {{ metric_columns('enrichment', 'requests_answered', 'provider', 'count(*)') }}
+    from responses
+    where is_answered
+    group by provider
+    union all
+    select {{ metric_columns('enrichment', 'credits_charged', 'provider', 'coalesce(sum(credits_charged), 0)') }}
+    from responses
+    group by provider
+    union all
+    select {{ metric_columns('enrichment', 'requests_pending', 'provider', 'count(*)') }}
+    from requests
+    group by provider
+
+    -- segments: members, and those who reach the export (an empty segment counts 0)
+    union all
+    select {{ metric_columns('segments', 'segment_size', 'catalog.segment_name', 'count(memberships.contact_id)') }}
+    from catalog
+    left join memberships on catalog.segment_name = memberships.segment_name
+    group by catalog.segment_name
+    union all
+    select {{ metric_columns('segments', 'exported_rows', 'catalog.segment_name', 'count(exported.contact_id)') }}
+    from catalog
+    left join exported on catalog.segment_name = exported.segment_name
+    group by catalog.segment_name
+
+    -- quality of the golden records: null share of key fields, validity where flagged
+    {%- for field in key_fields %}
+        union all
+        select
+            {{ metric_columns('quality', 'null_share', "'" ~ field ~ "'",
+                'case when count(*) > 0 then 1.0 * sum(case when ' ~ field ~ ' is null then 1 else 0 end) / count(*) end') }}
+        from contacts
+    {%- endfor %}
+    {%- for field, flag in validity_flags.items() %}
+        union all
+        select
+            {{ metric_columns('quality', 'valid_share', "'" ~ field ~ "'",
+                '1.0 * sum(case when ' ~ flag ~ ' then 1 else 0 end) / nullif(count(' ~ field ~ '), 0)') }}
+        from contacts
+    {%- endfor %}
+    union all
+    select
+        {{ metric_columns('quality', 'contactable_share', "'all'",
+            'case when count(*) > 0 then 1.0 * sum(case when can_be_contacted then 1 else 0 end) / count(*) end') }}
+    from contacts
+
+    -- freshness: hours since the newest landing file was loaded
+    union all
+    select
+        {{ metric_columns('freshness', 'landing_age_hours', "'all'",
+            dbt.datediff('max(finished_at)', dbt.current_timestamp(), 'hour')) }}
+    from file_loads
+    where load_status = 'loaded'
+
+),
+
+final as (
+
+    select
+        '{{ invocation_id }}' as invocation_id,
+        {{ audit_literal(env_var('NIGHTLY_RUN_ID', '') or none) }} as nightly_run_id,
+        {{ run_started_timestamp() }} as measured_at,
+        metric_group,
+        metric_name,
+        dimension,
+        cast(metric_value as double) as metric_value
+    from metrics
+
+)
+
+select * from final
