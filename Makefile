@@ -6,9 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONTACTS ?= 500000
 DEDUPE_SCALES ?= 100000,500000,1000000
+NIGHTLY_SCALES ?= 500000,1000000
 PYTEST_ARGS ?=
 
-.PHONY: run test bench demo load build docs lint freeze clean venv
+.PHONY: run test bench demo load build docs docs-serve lint freeze clean venv
 
 venv: $(STAMP)
 
@@ -32,10 +33,11 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory lint
 
-## stage timings and peak memory on CONTACTS demo contacts (default 500,000), then the
-## deduped layer built from scratch at each of DEDUPE_SCALES
+## stage timings and peak memory on CONTACTS demo contacts (default 500,000), the deduped
+## layer built from scratch at each of DEDUPE_SCALES, the whole nightly run at NIGHTLY_SCALES
 bench: $(STAMP)
-	$(BIN)/python -m ingestion bench --contacts $(CONTACTS) --dedupe-scales $(DEDUPE_SCALES)
+	$(BIN)/python -m ingestion bench --contacts $(CONTACTS) --dedupe-scales $(DEDUPE_SCALES) \
+		--nightly-scales $(NIGHTLY_SCALES)
 
 demo: $(STAMP)
 	$(BIN)/python -m ingestion demo
@@ -46,8 +48,14 @@ load: $(STAMP)
 build: $(STAMP)
 	$(BIN)/python -m ingestion build
 
+## dbt docs of the warehouse: target/index.html for `make docs-serve`, and
+## target/static_index.html, one file that opens from file:// without a server
 docs: $(STAMP)
-	DBT_PROFILES_DIR=profiles $(BIN)/dbt docs generate
+	DBT_PROFILES_DIR=profiles $(BIN)/dbt docs generate --static
+	@echo "static site: file://$(CURDIR)/target/static_index.html"
+
+docs-serve: docs
+	DBT_PROFILES_DIR=profiles $(BIN)/dbt docs serve --port 8080
 
 lint: $(STAMP)
 	DBT_PROFILES_DIR=profiles $(BIN)/sqlfluff lint models tests macros

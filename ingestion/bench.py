@@ -12,6 +12,12 @@ cleaned layer, then the deduped layer is built from scratch, timed on its own.
 After it, the morning's outputs are timed: the enriched models and segments, the
 campaign exports, and erasing one person (which rebuilds every model).
 
+The nightly table runs the whole nightly command (python -m ingestion run, the local
+provider emulator answering) on fresh demo data for each size in `nightly_scales`
+(500k and 1M by default): a first run, then a second run after a 1 % delta of new
+records lands. Per step: seconds and peak memory of the run's process tree (sampled by
+the run itself, see monitoring.nightly_steps) and provider calls.
+
 A third table pushes 100,000 person requests of the built warehouse through the
 provider emulator (run in the bench process, on the same cores), once with no latency
 and once with 50 ms per call; the ceiling is concurrency x batch size / latency.
@@ -157,8 +163,44 @@ def _enrichment_rows(root: Path, truth: Path, env: dict[str, str]) -> list[list[
     return rows
 
 
+def _nightly_rows(root: Path, contacts: int, seed: int, base_env: dict[str, str]) -> list[list[object]]:
+    """The whole nightly run on `contacts` demo records, then again after a 1 % delta lands."""
+    import json
+
+    py = sys.executable
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    landing, truth = root / "landing", root / "truth"
+    _timed([py, "-m", "ingestion", "demo", "--contacts", str(contacts), "--seed", str(seed),
+            "--landing-dir", str(landing), "--truth-dir", str(truth), "--force"], base_env, root / "demo.log")
+    # the emulator answers (no provider configured), from the demo's ground truth
+    env = {k: v for k, v in base_env.items() if not k.startswith(("SOURCES__ENRICHMENT", "NIGHTLY_"))}
+    env.update({"CONTACTS_WAREHOUSE": str(root / "contacts.duckdb"), "LANDING_DIR": str(landing),
+                "EXPORT_DIR": str(root / "exports"), "GROUND_TRUTH_DIR": str(truth),
+                "REPORT_DIR": str(root / "reports"), "DBT_LOG_PATH": str(root / "dbt_logs")})
+    rows: list[list[object]] = []
+    for run, label in enumerate(("first run", "1% delta")):
+        if run:
+            delta = max(1, contacts // 100)
+            _timed([py, "-m", "ingestion", "demo", "--contacts", str(delta), "--seed", str(seed + 1),
+                    "--landing-dir", str(landing / "delta"), "--truth-dir", str(root / "truth_delta"), "--force"],
+                   base_env, root / "demo_delta.log")
+        secs, _, _ = _timed([py, "-m", "ingestion", "run", "--retries", "0"], env, root / f"nightly_{run}.log")
+        state = json.loads((root / ".contacts.nightly" / "state.json").read_text())
+        calls = 0
+        for step in state["steps"]:
+            step_calls = step["counts"].get("calls", "") if step["step"] == "enrich" else ""
+            calls += step_calls or 0
+            rows.append([f"{contacts:,}", label, step["step"], step["status"], f"{step['seconds']:.1f}",
+                         f"{step['peak_memory_mb']:,.0f}", step_calls,
+                         step["counts"].get("rows_loaded", "") if step["step"] == "load" else ""])
+        rows.append([f"{contacts:,}", label, "total", state["status"], f"{secs:.1f}",
+                     f"{state['peak_memory_mb']:,.0f}", calls, ""])
+    return rows
+
+
 def run_bench(contacts: int, seed: int, workdir: Path | None = None,
-              dedupe_scales: list[int] | None = None) -> int:
+              dedupe_scales: list[int] | None = None, nightly_scales: list[int] | None = None) -> int:
     keep = workdir is not None
     root = workdir or Path(tempfile.mkdtemp(prefix="contacts-bench-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -167,6 +209,7 @@ def run_bench(contacts: int, seed: int, workdir: Path | None = None,
     stages: list[Stage] = []
     scale_rows: list[list[object]] = []
     enrich_rows: list[list[object]] = []
+    nightly_rows: list[list[object]] = []
     try:
         landing, truth = root / "landing", root / "truth"
         shutil.rmtree(landing, ignore_errors=True)
@@ -255,6 +298,9 @@ def run_bench(contacts: int, seed: int, workdir: Path | None = None,
         for scale in dedupe_scales or []:
             scale_rows.append(_dedupe_scale_row(root / f"scale_{scale}", scale, seed, base_env))
             shutil.rmtree(root / f"scale_{scale}", ignore_errors=True)
+        for scale in nightly_scales or []:
+            nightly_rows += _nightly_rows(root / f"nightly_{scale}", scale, seed, base_env)
+            shutil.rmtree(root / f"nightly_{scale}", ignore_errors=True)
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -272,6 +318,11 @@ def run_bench(contacts: int, seed: int, workdir: Path | None = None,
               "4 calls in flight; loader process timed, incl. reading requests and writing responses)\n")
         print(render_table(["latency/call", "requests", "calls", "credits", "seconds", "requests/s",
                             "ceiling req/s", "peak MB"], enrich_rows))
+    if nightly_rows:
+        print("\nThe nightly run (python -m ingestion run; local provider emulator, no latency): a first run, "
+              "then a second after a 1 % delta of new records (people the emulator does not know)\n")
+        print(render_table(["contacts", "run", "step", "status", "seconds", "peak MB", "provider calls",
+                            "rows loaded"], nightly_rows))
     from ingestion.accuracy import render, render_duplicates
     print(f"\nCleaned-layer accuracy against the ground truth ({contacts:,} contacts)\n")
     print(render(accuracy))

@@ -344,8 +344,11 @@ def cmd_accuracy(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from ingestion.bench import run_bench
 
-    scales = [int(n) for n in args.dedupe_scales.split(",") if n.strip()] if args.dedupe_scales else []
-    return run_bench(args.contacts, args.seed, Path(args.workdir) if args.workdir else None, scales)
+    def sizes(text: str) -> list[int]:
+        return [int(n) for n in text.split(",") if n.strip()] if text else []
+
+    return run_bench(args.contacts, args.seed, Path(args.workdir) if args.workdir else None,
+                     sizes(args.dedupe_scales), sizes(args.nightly_scales))
 
 
 # ------------------------------------------------------------------ main ----
@@ -472,6 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--dedupe-scales", default="",
                        help="comma-separated contact counts to build the deduped layer from scratch at, "
                             "for the scaling table (make bench: 100000,500000,1000000)")
+    bench.add_argument("--nightly-scales", default="",
+                       help="comma-separated contact counts to run the whole nightly command at, first run and "
+                            "a 1%% delta (make bench: 500000,1000000)")
     bench.set_defaults(func=cmd_bench)
     return parser
 

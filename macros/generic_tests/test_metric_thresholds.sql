@@ -3,7 +3,8 @@
     `level` ('warn' or 'error') limit in `thresholds` (the monitoring_thresholds seed):
       - min / max: the value itself is below / above the limit;
       - max_drop / max_spike: the value fell / rose by more than the limit (a share) against
-        the average of the `recent_runs` sets before it. With no history nothing is compared.
+        the average of the `recent_runs` sets before it, once that average reaches the
+        threshold's min_baseline. With no history nothing is compared.
     A threshold's dimension '*' applies to every dimension of its metric. Declare the test
     twice, with severity warn and error, so a bad night warns or stops the build.
 -#}
@@ -60,6 +61,7 @@ limits as (
         dimension,
         check_type,
         {{ limit_column }} as limit_value,
+        coalesce(min_baseline, 0) as min_baseline,
         explanation
     from {{ thresholds }}
     where {{ limit_column }} is not null
@@ -82,9 +84,11 @@ checked as (
             when 'max' then latest.metric_value > limits.limit_value
             when 'max_drop' then
                 recent.recent_average > 0
+                and recent.recent_average >= limits.min_baseline
                 and latest.metric_value < recent.recent_average * (1 - limits.limit_value)
             when 'max_spike' then
                 recent.recent_average > 0
+                and recent.recent_average >= limits.min_baseline
                 and latest.metric_value > recent.recent_average * (1 + limits.limit_value)
         end as is_breached
     from latest

@@ -94,6 +94,13 @@ metrics as (
     union all
     select {{ metric_columns('volume', 'quarantined_rows', "'all'", 'count(*)') }} from quarantined
     union all
+    select
+        {{ metric_columns('volume', 'quarantined_share', "'all'",
+            'case when landing_contacts.n_rows + quarantined_count.n_rows > 0 then 1.0 * quarantined_count.n_rows'
+            ~ ' / (landing_contacts.n_rows + quarantined_count.n_rows) end') }}
+    from landing_contacts
+    cross join (select count(*) as n_rows from quarantined) as quarantined_count
+    union all
     select {{ metric_columns('volume', 'quarantined_rows', 'reason_code', 'count(*)') }}
     from quarantined
     group by reason_code

@@ -103,3 +103,36 @@ def write_fixture_files(landing: Path) -> dict[str, dict]:
 @pytest.fixture
 def fixture_files(workspace: Settings) -> dict[str, dict]:
     return write_fixture_files(workspace.landing_dir)
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory: pytest.TempPathFactory):
+    """A function rendering a page in headless Chromium; Debian's chromium is installed when missing."""
+    import os
+    import shutil
+    import subprocess
+
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+                       check=True, env=env)
+        binary = shutil.which("chromium")
+    assert binary, "Debian's chromium package did not install"
+    profile = tmp_path_factory.mktemp("chromium_profile")
+
+    def render(url: str, *extra: str) -> str:
+        """The DOM of `url` once its scripts have run (or the output of --screenshot etc.)."""
+        result = subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1400,1000",
+                                 "--virtual-time-budget=20000", *(extra or ("--dump-dom",)), url],
+                                capture_output=True, text=True, timeout=180)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout
+
+    return render
