@@ -36,11 +36,17 @@ def webhook_url() -> str | None:
         return None
 
 
-def build_message(settings: Settings, run) -> dict:  # noqa: ANN001 - nightly.RunRecord
-    """The Slack message (text for notifications, blocks for the body) about `run`."""
+def build_message(settings: Settings, run, killed=None) -> dict:  # noqa: ANN001 - nightly.RunRecord
+    """The Slack message (text for notifications, blocks for the body) about `run`.
+
+    `killed`: the previous run, when it was killed (nobody was told then).
+    """
     headline = (f"{ICONS.get(run.status, '')} Nightly contact batch {run.status}: run {run.run_id} on {run.host} "
                 f"({run.seconds:.0f}s)").strip()
     lines = []
+    if killed is not None:
+        killed_in = next((s.step for s in killed.steps if s.status == "killed"), "?")
+        lines.append(f"The previous run {killed.run_id} was killed during *{killed_in}*; this run resumed it.")
     for step in run.steps:
         if step.status in ("failed", "warn", "killed"):
             lines.append(f"*{step.step}* {step.status}: {step.message}".rstrip(": "))
@@ -84,14 +90,15 @@ def post(url: str, message: dict, attempts: int = 3, timeout: float = 10.0) -> b
     return False
 
 
-def alert_for(settings: Settings, run, on_warnings: bool = False) -> bool | None:  # noqa: ANN001 - RunRecord
-    """Send the alert `run` calls for; None when it calls for none (or no webhook is set)."""
-    if run.status in ("succeeded",) or (run.status == "warned" and not on_warnings):
+def alert_for(settings: Settings, run, on_warnings: bool = False, killed=None) -> bool | None:  # noqa: ANN001
+    """Send the alert `run` (a RunRecord) calls for; None when it calls for none or no webhook is set."""
+    quiet = run.status == "succeeded" or (run.status == "warned" and not on_warnings)
+    if quiet and killed is None:
         return None
     url = webhook_url()
     if not url:
         return None
-    sent = post(url, build_message(settings, run))
+    sent = post(url, build_message(settings, run, killed))
     print("Alert sent to the webhook." if sent else "The alert could not be delivered (see the log).",
           file=sys.stdout if sent else sys.stderr)
     return sent

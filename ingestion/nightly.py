@@ -63,6 +63,7 @@ TRANSIENT_DBT_ERRORS = re.compile(
     r"could not set lock|conflicting lock|database is locked|resource temporarily unavailable|"
     r"connection (refused|reset|aborted)|timed out|temporary failure", re.IGNORECASE)
 PROJECT_FILES = ("models", "seeds", "macros", "tests", "dbt_project.yml", "selectors.yml")
+PROJECT_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md"}
 
 
 # ------------------------------------------------------------------ records ----
@@ -241,11 +242,12 @@ class MemorySampler:
 # ---------------------------------------------------------------------- dbt ----
 
 def project_fingerprint() -> str:
-    """sha256 over the dbt project's files: a changed model, seed or macro changes it."""
+    """sha256 over the dbt project's files: a changed model, seed, macro or test changes it."""
     digest = sha256()
     for name in PROJECT_FILES:
         root = REPO_ROOT / name
-        paths = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        paths = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in PROJECT_SUFFIXES
+                       and "python" not in p.relative_to(root).parts) if root.is_dir() else [root]
         for path in paths:
             digest.update(str(path.relative_to(REPO_ROOT)).encode())
             digest.update(path.read_bytes())
@@ -343,21 +345,21 @@ class Nightly:
         tmp.write_text(json.dumps(asdict(self.run), indent=2), encoding="utf-8")
         os.replace(tmp, self.state_file)
 
-    def done_by_interrupted_run(self, step: str) -> bool:
-        """The interrupted run finished this step and nothing has changed since."""
+    def _interrupted_step(self, step: str) -> StepRecord | None:
+        """The interrupted run's record of `step`, when this run may pick up from it: nothing
+        new was loaded since and the dbt project is unchanged."""
         if self.interrupted is None or self.new_input:
-            return False
+            return None
         if self.interrupted.project_fingerprint != self.run.project_fingerprint:
-            return False
-        record = self.interrupted.step(step)
+            return None
+        return self.interrupted.step(step)
+
+    def done_by_interrupted_run(self, step: str) -> bool:
+        record = self._interrupted_step(step)
         return record is not None and (record.status in ("ok", "warn") or record.method.startswith("done by"))
 
     def failed_in_interrupted_run(self, step: str) -> bool:
-        if self.interrupted is None or self.new_input:
-            return False
-        if self.interrupted.project_fingerprint != self.run.project_fingerprint:
-            return False
-        record = self.interrupted.step(step)
+        record = self._interrupted_step(step)
         return record is not None and record.status == "failed"
 
     # ---- the steps ----
@@ -371,7 +373,7 @@ class Nightly:
                   "rows_loaded": sum(r.rows_loaded for r in result.reports),
                   "rows_quarantined": sum(r.rows_quarantined for r in result.reports),
                   "failed_files": len(result.failed_files), "recovered_packages": result.recovered_packages}
-        self.new_input = bool(result.reports or result.recovered_packages)
+        self.new_input = any(r.status == "loaded" for r in result.reports) or bool(result.recovered_packages)
         if result.failed_files:
             problems = [{"node": r.file_path, "status": "unreadable", "message": r.error_message}
                         for r in result.failed_files]
@@ -418,7 +420,10 @@ class Nightly:
                   "calls": sum(p.calls for p in providers), "pending": result.pending,
                   "recovered_packages": result.recovered_packages}
         stopped = [f"{p.provider}: {p.stopped}" for p in providers if p.stopped]
-        return StepOutcome("warn" if stopped else "ok", counts, "; ".join(stopped))
+        # the run's budget is a plan (the rest is asked next night); a rejected key, spent
+        # provider credits or an open circuit are worth a warning
+        trouble = [s for s in stopped if "budget of the run" not in s]
+        return StepOutcome("warn" if trouble else "ok", counts, "; ".join(stopped))
 
     def step_export(self, attempt: int) -> StepOutcome:
         from ingestion.cli import print_export_result
@@ -646,7 +651,8 @@ def run_nightly(settings: Settings, options: Options) -> int:
             print(f"could not record the run or write its report: {type(exc).__name__}: {exc}", file=sys.stderr)
         nightly.save_state()
         print_summary(settings, run)
-        alert_for(settings, run, on_warnings=options.alert_on_warnings)
+        killed = nightly.previous if nightly.previous is not None and nightly.previous.status == "killed" else None
+        alert_for(settings, run, on_warnings=options.alert_on_warnings, killed=killed)
         lock.release()
     return 0 if run.status in ("succeeded", "warned") else 1
 

@@ -5,8 +5,9 @@
       - max_drop / max_spike: the value fell / rose by more than the limit (a share) against
         the average of the `recent_runs` sets before it, once that average reaches the
         threshold's min_baseline. With no history nothing is compared.
-    A threshold's dimension '*' applies to every dimension of its metric. Declare the test
-    twice, with severity warn and error, so a bad night warns or stops the build.
+    A threshold's dimension '*' applies to every dimension of its metric; a row naming the
+    dimension overrides it (with empty limits: no check). Declare the test twice, with
+    severity warn and error, so a bad night warns or stops the build.
 -#}
 {% test metric_thresholds(model, thresholds, level, recent_runs=7) %}
 {%- set limit_column = 'warn_value' if level == 'warn' else 'error_value' %}
@@ -64,44 +65,65 @@ limits as (
         coalesce(min_baseline, 0) as min_baseline,
         explanation
     from {{ thresholds }}
-    where {{ limit_column }} is not null
 
 ),
 
-checked as (
+-- per metric, dimension and check the most specific threshold row applies: a row for the
+-- dimension itself overrides the `*` row (and, with empty limits, switches the check off)
+applicable as (
 
     select
         latest.metric_group,
         latest.metric_name,
         latest.dimension,
         latest.metric_value,
-        recent.recent_average,
         limits.check_type,
         limits.limit_value,
+        limits.min_baseline,
         limits.explanation,
-        case limits.check_type
-            when 'min' then latest.metric_value < limits.limit_value
-            when 'max' then latest.metric_value > limits.limit_value
-            when 'max_drop' then
-                recent.recent_average > 0
-                and recent.recent_average >= limits.min_baseline
-                and latest.metric_value < recent.recent_average * (1 - limits.limit_value)
-            when 'max_spike' then
-                recent.recent_average > 0
-                and recent.recent_average >= limits.min_baseline
-                and latest.metric_value > recent.recent_average * (1 + limits.limit_value)
-        end as is_breached
+        row_number() over (
+            partition by latest.metric_group, latest.metric_name, latest.dimension, limits.check_type
+            order by case when limits.dimension = '*' then 1 else 0 end
+        ) as specificity_rank
     from latest
     inner join limits
         on
             latest.metric_group = limits.metric_group
             and latest.metric_name = limits.metric_name
             and (limits.dimension = '*' or limits.dimension = latest.dimension)
+
+),
+
+checked as (
+
+    select
+        applicable.metric_group,
+        applicable.metric_name,
+        applicable.dimension,
+        applicable.metric_value,
+        recent.recent_average,
+        applicable.check_type,
+        applicable.limit_value,
+        applicable.explanation,
+        case applicable.check_type
+            when 'min' then applicable.metric_value < applicable.limit_value
+            when 'max' then applicable.metric_value > applicable.limit_value
+            when 'max_drop' then
+                recent.recent_average > 0
+                and recent.recent_average >= applicable.min_baseline
+                and applicable.metric_value < recent.recent_average * (1 - applicable.limit_value)
+            when 'max_spike' then
+                recent.recent_average > 0
+                and recent.recent_average >= applicable.min_baseline
+                and applicable.metric_value > recent.recent_average * (1 + applicable.limit_value)
+        end as is_breached
+    from applicable
     left join recent
         on
-            latest.metric_group = recent.metric_group
-            and latest.metric_name = recent.metric_name
-            and latest.dimension = recent.dimension
+            applicable.metric_group = recent.metric_group
+            and applicable.metric_name = recent.metric_name
+            and applicable.dimension = recent.dimension
+    where applicable.specificity_rank = 1 and applicable.limit_value is not null
 
 )
 

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='append') }}
+{{ config(materialized='incremental', incremental_strategy='append', full_refresh=false) }}
 
 {#- the dim_contacts columns whose null share is measured, and those with a validity flag -#}
 {%- set key_fields = var('monitoring_key_fields') %}
@@ -9,7 +9,8 @@
 -- complete and valid the key fields are. The tests on this model compare the latest set
 -- with the thresholds of the monitoring_thresholds seed and with recent runs; the
 -- nightly run report charts it. Long form: one row per (metric_group, metric_name,
--- dimension), so a new segment or provider needs no new column.
+-- dimension), so a new segment or provider needs no new column. `full_refresh=false`: the
+-- history survives `dbt build --full-refresh` (which an erasure runs).
 
 with
 

@@ -173,16 +173,18 @@ def test_uninterrupted_run_reports_every_step(reference):
     assert "report:    file://" in out and (root / "reports" / "nightly_report.html").exists()
 
 
-def test_a_run_killed_in_each_step_is_recovered_by_the_next(reference, landing, tmp_path):
+def test_a_run_killed_in_each_step_is_recovered_by_the_next(reference, landing, receiver, tmp_path):
     root = workspace_from(landing, tmp_path)
     for checkpoint in CHECKPOINTS:
         killed = nightly(root, **{KILL_AT_ENV: checkpoint})
         assert killed.returncode == -9, f"{checkpoint}: {killed.stdout[-2000:]}{killed.stderr[-2000:]}"
         running = [s["step"] for s in state(root)["steps"] if s["status"] == "running"]
         assert running == [checkpoint]
-    final = nightly(root)
+    final = nightly(root, NIGHTLY_ALERT_WEBHOOK_URL=receiver.url)
     assert final.returncode == 0, final.stdout[-3000:] + final.stderr[-3000:]
     assert "was killed during step export" in final.stdout
+    # nobody heard of the killed run when it died: the run that found it says so
+    assert len(receiver.messages) == 1 and "was killed during *export*" in json.dumps(receiver.messages[0])
     # the last run only had the exports left to do
     steps = {s["step"]: s for s in state(root)["steps"]}
     assert steps["load"]["status"] == "ok" and steps["export"]["status"] == "ok"
