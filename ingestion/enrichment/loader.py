@@ -577,12 +577,11 @@ def run_enrichment(settings: Settings, *, dry_run: bool = False, only: list[str]
     by_contact: dict[str, set[str]] = {}
     by_domain: dict[str, set[str]] = {}
     # answers received since enrichment_requests was built (a killed run's, just recovered)
-    # cover later providers' requests as if they had come in this run
-    by_name = {cfg.name: cfg for cfg in configs}
+    # cover the later providers' requests, as if they had come in this run
+    received: dict[str, list[tuple]] = {}
     for provider, contact_id, company_domain, payload in read_answers_since_requests(settings):
-        if provider in by_name:
-            answer = ItemAnswer(status=200, likelihood=None, billed=False, payload=json.loads(payload or "{}"))
-            _cover(by_name[provider], contact_id, company_domain, answer, by_contact, by_domain)
+        answer = ItemAnswer(status=200, likelihood=None, billed=False, payload=json.loads(payload or "{}"))
+        received.setdefault(provider, []).append((contact_id, company_domain, answer))
     try:
         for cfg in configs:
             stats = ProviderStats(cfg.name, requested=len(by_provider.get(cfg.name, [])))
@@ -607,6 +606,8 @@ def run_enrichment(settings: Settings, *, dry_run: bool = False, only: list[str]
             result.credits_at_risk += run.at_risk
             for request, answer in run.answers:
                 _cover(cfg, request.contact_id, request.company_domain, answer, by_contact, by_domain)
+            for contact_id, company_domain, answer in received.get(cfg.name, []):
+                _cover(cfg, contact_id, company_domain, answer, by_contact, by_domain)
             writer.maybe_flush()
     finally:
         writer.close()

@@ -5,11 +5,14 @@
       - max_drop / max_spike: the value fell / rose by more than the limit (a share) against
         the average of the `recent_runs` sets before it, once that average reaches the
         threshold's min_baseline. With no history nothing is compared.
+    Nothing is judged while the landing data holds fewer than `min_landing_rows` rows (the
+    monitoring_min_landing_rows var): a handful of test records swings every share.
     A threshold's dimension '*' applies to every dimension of its metric; a row naming the
     dimension overrides it (with empty limits: no check). Declare the test twice, with
     severity warn and error, so a bad night warns or stops the build.
 -#}
-{% test metric_thresholds(model, thresholds, level, recent_runs=7) %}
+{% test metric_thresholds(model, thresholds, level, recent_runs=7, min_landing_rows=none) %}
+{%- set min_landing_rows = var('monitoring_min_landing_rows') if min_landing_rows is none else min_landing_rows %}
 {%- set limit_column = 'warn_value' if level == 'warn' else 'error_value' %}
 
 with
@@ -123,7 +126,13 @@ checked as (
             applicable.metric_group = recent.metric_group
             and applicable.metric_name = recent.metric_name
             and applicable.dimension = recent.dimension
-    where applicable.specificity_rank = 1 and applicable.limit_value is not null
+    where
+        applicable.specificity_rank = 1
+        and applicable.limit_value is not null
+        and (
+            select max(landing.metric_value) from latest as landing
+            where landing.metric_group = 'volume' and landing.metric_name = 'rows' and landing.dimension = 'landing'
+        ) >= {{ min_landing_rows }}
 
 )
 

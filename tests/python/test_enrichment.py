@@ -400,6 +400,6 @@ def test_without_a_provider_or_demo_truth_enrichment_is_skipped(ws: Settings, ca
     shutil.rmtree(ws.ground_truth_dir)
     # no base_url anywhere: real data must not get "not found" answers from the emulator
     assert not any(k.endswith("__BASE_URL") for k in os.environ if k.startswith("SOURCES__ENRICHMENT"))
-    assert enrich_command(ws) == 0
+    assert enrich_command(ws) == (0, None)
     assert "enrichment skipped" in capsys.readouterr().out
     assert query(ws, "select count(*) from information_schema.tables where table_schema = 'raw_enrichment'") == [(0,)]
