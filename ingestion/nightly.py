@@ -318,6 +318,7 @@ class Nightly:
                              host=socket.gethostname(), project_fingerprint=project_fingerprint())
         self.previous: RunRecord | None = None
         self.interrupted: RunRecord | None = None  # the run this one resumes
+        self.current: StepRecord | None = None  # the step being run
         self.new_input = True
 
     # ---- state ----
@@ -384,7 +385,11 @@ class Nightly:
     def step_dbt(self, step: str, attempt: int) -> StepOutcome:
         target = self.settings.nightly_dir / "dbt" / step
         results_file = target / "run_results.json"
-        retry = results_file.exists() and (attempt > 1 or self.failed_in_interrupted_run(step))
+        # `dbt retry` reruns the failed and skipped nodes of the last invocation; when that one
+        # ran no node at all (dbt could not open the warehouse), retry would do nothing
+        previous = summarise_run_results(results_file)[0]
+        retry = (attempt > 1 or self.failed_in_interrupted_run(step)) and any(
+            previous.get(kind) for kind in ("models", "seeds", "tests"))
         if not retry:
             results_file.unlink(missing_ok=True)  # a kill leaves none: the next attempt builds the phase again
         args = ["retry"] if retry else ["build", "--selector", SELECTORS[step]]
@@ -601,6 +606,7 @@ def _terminate_as_exit() -> Iterator[None]:
 
 def run_nightly(settings: Settings, options: Options) -> int:
     from ingestion.alerts import alert_for
+    from ingestion.cli import landing_is_empty
     from ingestion.report import write_report
 
     nightly = Nightly(settings, options)
@@ -625,7 +631,7 @@ def run_nightly(settings: Settings, options: Options) -> int:
             print(f"Resuming run {nightly.interrupted.run_id}: steps it finished are skipped if nothing new "
                   "has arrived, a failed dbt phase is retried from its failed nodes.")
         nightly.save_state()
-        if _landing_is_empty(settings):
+        if landing_is_empty(settings):
             from ingestion.demo.generator import generate
 
             print(f"Landing folder {settings.landing_dir} is empty: writing {options.demo_contacts:,} demo contacts.")
@@ -655,12 +661,6 @@ def run_nightly(settings: Settings, options: Options) -> int:
         alert_for(settings, run, on_warnings=options.alert_on_warnings, killed=killed)
         lock.release()
     return 0 if run.status in ("succeeded", "warned") else 1
-
-
-def _landing_is_empty(settings: Settings) -> bool:
-    from ingestion.landing import discover_files
-
-    return not discover_files(settings.landing_dir)
 
 
 __all__ = ["EXIT_LOCKED", "Options", "RunLock", "RunRecord", "StepRecord", "record_run", "run_nightly"]
