@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingestion.cli import dbt_executable, render_table
+from ingestion.cli import dbt_command, render_table
 from ingestion.settings import REPO_ROOT
 
 FLOOR_SCRIPT = """
@@ -92,7 +92,7 @@ def _scalar(warehouse: Path, sql: str) -> object:
 
 
 def _dbt(*args: str) -> list[str]:
-    return [dbt_executable(), *args, "--project-dir", str(REPO_ROOT), "--profiles-dir", str(REPO_ROOT / "profiles")]
+    return dbt_command(list(args))
 
 
 DEDUPED = "path:models/deduped"

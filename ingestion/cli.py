@@ -102,10 +102,14 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
+def dbt_command(args: list[str]) -> list[str]:
+    """The dbt command line for `args`, with this project and its profiles from any directory."""
+    return [dbt_executable(), *args, "--project-dir", str(REPO_ROOT), "--profiles-dir", str(REPO_ROOT / "profiles")]
+
+
 def run_dbt(settings: Settings, args: list[str]) -> int:
     """Run dbt from the repo root against this settings' warehouse; returns dbt's exit code."""
-    cmd = [dbt_executable(), *args, "--project-dir", str(REPO_ROOT),
-           "--profiles-dir", str(REPO_ROOT / "profiles")]
+    cmd = dbt_command(args)
     log.info("running %s", " ".join(cmd[:2]))
     return subprocess.run(cmd, cwd=REPO_ROOT, env=settings.dbt_env(), check=False).returncode
 

@@ -255,24 +255,36 @@ def project_fingerprint() -> str:
 
 
 def stream_dbt(args: list[str], env: dict[str, str], step: str) -> tuple[int, list[str]]:
-    """Run dbt, echo its output, return its exit code and the last lines it printed."""
-    from ingestion.cli import dbt_executable
+    """Run dbt, echo its output, return its exit code and the last lines it printed.
 
-    cmd = [dbt_executable(), *args, "--project-dir", str(REPO_ROOT), "--profiles-dir", str(REPO_ROOT / "profiles")]
+    If the run itself is stopped meanwhile (SIGTERM, Ctrl-C), dbt is stopped too: an
+    orphaned dbt would hold the warehouse the run still has to record in.
+    """
+    from ingestion.cli import dbt_command
+
     tail: deque[str] = deque(maxlen=60)
     finished = 0
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, bufsize=1)
+    proc = subprocess.Popen(dbt_command(args), cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, bufsize=1)
     assert proc.stdout is not None
-    for line in proc.stdout:
-        sys.stdout.write(line)
-        tail.append(line.rstrip("\n"))
-        if re.search(r"\d+ of \d+ (OK|PASS)", line):
-            finished += 1
-            if finished == 10:
-                checkpoint(step, child=proc)  # fault injection for the recovery tests
-    sys.stdout.flush()
-    return proc.wait(), list(tail)
+    try:
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            tail.append(line.rstrip("\n"))
+            if re.search(r"\d+ of \d+ (OK|PASS)", line):
+                finished += 1
+                if finished == 10:
+                    checkpoint(step, child=proc)  # fault injection for the recovery tests
+        sys.stdout.flush()
+        return proc.wait(), list(tail)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def summarise_run_results(path: Path) -> tuple[dict, list[dict]]:
@@ -427,7 +439,7 @@ class Nightly:
         stopped = [f"{p.provider}: {p.stopped}" for p in providers if p.stopped]
         # the run's budget is a plan (the rest is asked next night); a rejected key, spent
         # provider credits or an open circuit are worth a warning
-        trouble = [s for s in stopped if "budget of the run" not in s]
+        trouble = any(p.stopped and not p.stopped_by_budget for p in providers)
         return StepOutcome("warn" if trouble else "ok", counts, "; ".join(stopped))
 
     def step_export(self, attempt: int) -> StepOutcome:
@@ -607,7 +619,7 @@ def _terminate_as_exit() -> Iterator[None]:
 def run_nightly(settings: Settings, options: Options) -> int:
     from ingestion.alerts import alert_for
     from ingestion.cli import landing_is_empty
-    from ingestion.report import write_report
+    from ingestion.report import report_path, write_report
 
     nightly = Nightly(settings, options)
     run = nightly.run
@@ -650,9 +662,9 @@ def run_nightly(settings: Settings, options: Options) -> int:
         if run.status == "running":
             nightly.finish("incomplete")
         try:
+            run.report_path = str(report_path(settings))
             record_run(settings, run)
-            run.report_path = str(write_report(settings))
-            record_run(settings, run)
+            write_report(settings)
         except Exception as exc:  # noqa: BLE001 - the summary and the alert still go out
             print(f"could not record the run or write its report: {type(exc).__name__}: {exc}", file=sys.stderr)
         nightly.save_state()

@@ -295,6 +295,10 @@ def build_page(con: duckdb.DuckDBPyConnection, warehouse: Path) -> str:
     return "\n".join(parts)
 
 
+def report_path(settings: Settings) -> Path:
+    return settings.report_dir / REPORT_FILE
+
+
 def write_report(settings: Settings) -> Path:
     """Write REPORT_DIR/nightly_report.html; returns its path."""
     settings.report_dir.mkdir(parents=True, exist_ok=True)
@@ -303,7 +307,7 @@ def write_report(settings: Settings) -> Path:
         page = build_page(con, settings.warehouse)
     finally:
         con.close()
-    path = settings.report_dir / REPORT_FILE
+    path = report_path(settings)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(path)

@@ -280,6 +280,7 @@ class ProviderStats:
     calls: int = 0
     seconds: float = 0.0
     stopped: str | None = None
+    stopped_by_budget: bool = False  # the run's own budget, not trouble with the provider
 
     @property
     def pending(self) -> int:
@@ -344,10 +345,11 @@ class ProviderRun:
         key = self.config.api_key.reveal()
         return text.replace(key, "***") if key else text
 
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: str, budget: bool = False) -> None:
         with self._lock:
             if self.stats.stopped is None:
                 self.stats.stopped = reason
+                self.stats.stopped_by_budget = budget
                 log.warning("provider %s stopped for this run: %s", self.config.name, reason)
 
     def _next_batch(self) -> tuple[list[Request], int]:
@@ -358,7 +360,7 @@ class ProviderRun:
             wanted = min(self.config.batch_size, len(self.queue))
         granted = self.budget.reserve_credits(wanted)
         if granted == 0:
-            self.stop("credit budget of the run used up")
+            self.stop("credit budget of the run used up", budget=True)
             return [], 0
         with self._lock:
             batch = [self.queue.popleft() for _ in range(min(granted, len(self.queue)))]
@@ -394,7 +396,7 @@ class ProviderRun:
                 error = error or f"provider stopped: {self.stats.stopped}"
                 break
             if not self.budget.take_call():
-                self.stop("call budget of the run used up")
+                self.stop("call budget of the run used up", budget=True)
                 error = "call budget of the run used up"
                 break
             attempt += 1

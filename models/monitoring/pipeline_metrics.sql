@@ -14,15 +14,27 @@
 
 with
 
+-- each table is read once: counts and sums first, then one row per metric from them
+
 landing_contacts as (
 
     select count(*) as n_rows from {{ ref('stg_landing__contacts') }}
 
 ),
 
+quarantine_counts as (
+
+    select
+        reason_code,
+        count(*) as n_rows
+    from {{ ref('stg_landing__quarantined_rows') }}
+    group by reason_code
+
+),
+
 quarantined as (
 
-    select * from {{ ref('stg_landing__quarantined_rows') }}
+    select coalesce(sum(n_rows), 0) as n_rows from quarantine_counts
 
 ),
 
@@ -44,21 +56,41 @@ golden as (
 
 ),
 
-contacts as (
+contact_stats as (
 
-    select * from {{ ref('dim_contacts') }}
+    select
+        count(*) as n_contacts,
+        {%- for field in key_fields %}
+            sum(case when {{ field }} is null then 1 else 0 end) as {{ field }}_nulls,
+        {%- endfor %}
+        {%- for field, flag in validity_flags.items() %}
+            sum(case when {{ flag }} then 1 else 0 end) as {{ field }}_valid,
+            count({{ field }}) as {{ field }}_present,
+        {%- endfor %}
+        sum(case when can_be_contacted then 1 else 0 end) as n_contactable
+    from {{ ref('dim_contacts') }}
 
 ),
 
-responses as (
+provider_stats as (
 
-    select * from {{ ref('stg_enrichment__provider_responses') }}
+    select
+        provider,
+        sum(case when is_answered then 1 else 0 end) as n_answered,
+        sum(case when outcome = 'matched' then 1 else 0 end) as n_matched,
+        coalesce(sum(credits_charged), 0) as credits
+    from {{ ref('stg_enrichment__provider_responses') }}
+    group by provider
 
 ),
 
-requests as (
+pending_requests as (
 
-    select * from {{ ref('enrichment_requests') }}
+    select
+        provider,
+        count(*) as n_requests
+    from {{ ref('enrichment_requests') }}
+    group by provider
 
 ),
 
@@ -68,15 +100,23 @@ catalog as (
 
 ),
 
-memberships as (
+member_counts as (
 
-    select * from {{ ref('segment_memberships') }}
+    select
+        segment_name,
+        count(*) as n_rows
+    from {{ ref('segment_memberships') }}
+    group by segment_name
 
 ),
 
-exported as (
+export_counts as (
 
-    select * from {{ ref('campaign_export_contacts') }}
+    select
+        segment_name,
+        count(*) as n_rows
+    from {{ ref('campaign_export_contacts') }}
+    group by segment_name
 
 ),
 
@@ -89,22 +129,19 @@ metrics as (
     union all
     select {{ metric_columns('volume', 'rows', "'deduped'", 'n_rows') }} from golden
     union all
-    select {{ metric_columns('volume', 'rows', "'enriched'", 'count(*)') }} from contacts
+    select {{ metric_columns('volume', 'rows', "'enriched'", 'n_contacts') }} from contact_stats
     union all
-    select {{ metric_columns('volume', 'rows', "'exported'", 'count(*)') }} from exported
+    select {{ metric_columns('volume', 'rows', "'exported'", 'coalesce(sum(n_rows), 0)') }} from export_counts
     union all
-    select {{ metric_columns('volume', 'quarantined_rows', "'all'", 'count(*)') }} from quarantined
+    select {{ metric_columns('volume', 'quarantined_rows', "'all'", 'n_rows') }} from quarantined
+    union all
+    select {{ metric_columns('volume', 'quarantined_rows', 'reason_code', 'n_rows') }} from quarantine_counts
     union all
     select
         {{ metric_columns('volume', 'quarantined_share', "'all'",
-            'case when landing_contacts.n_rows + quarantined_count.n_rows > 0 then 1.0 * quarantined_count.n_rows'
-            ~ ' / (landing_contacts.n_rows + quarantined_count.n_rows) end') }}
-    from landing_contacts
-    cross join (select count(*) as n_rows from quarantined) as quarantined_count
-    union all
-    select {{ metric_columns('volume', 'quarantined_rows', 'reason_code', 'count(*)') }}
-    from quarantined
-    group by reason_code
+            'case when landing_contacts.n_rows + quarantined.n_rows > 0 then 1.0 * quarantined.n_rows'
+            ~ ' / (landing_contacts.n_rows + quarantined.n_rows) end') }}
+    from landing_contacts cross join quarantined
     union all
     select {{ metric_columns('volume', 'landing_files', 'load_status', 'count(*)') }}
     from file_loads
@@ -122,58 +159,50 @@ metrics as (
 
     -- enrichment, per provider: share of answered requests that matched, credits, backlog
     union all
-    select
-        {{ metric_columns('enrichment', 'match_rate', 'provider',
-            "1.0 * sum(case when outcome = 'matched' then 1 else 0 end) / count(*)") }}
-    from responses
-    where is_answered
-    group by provider
+    select {{ metric_columns('enrichment', 'match_rate', 'provider', '1.0 * n_matched / n_answered') }}
+    from provider_stats
+    where n_answered > 0
     union all
-    select {{ metric_columns('enrichment', 'requests_answered', 'provider', 'count(*)') }}
-    from responses
-    where is_answered
-    group by provider
+    select {{ metric_columns('enrichment', 'requests_answered', 'provider', 'n_answered') }}
+    from provider_stats
+    where n_answered > 0
     union all
-    select {{ metric_columns('enrichment', 'credits_charged', 'provider', 'coalesce(sum(credits_charged), 0)') }}
-    from responses
-    group by provider
+    select {{ metric_columns('enrichment', 'credits_charged', 'provider', 'credits') }} from provider_stats
     union all
-    select {{ metric_columns('enrichment', 'requests_pending', 'provider', 'count(*)') }}
-    from requests
-    group by provider
+    select {{ metric_columns('enrichment', 'requests_pending', 'provider', 'n_requests') }} from pending_requests
 
     -- segments: members, and those who reach the export (an empty segment counts 0)
     union all
-    select {{ metric_columns('segments', 'segment_size', 'catalog.segment_name', 'count(memberships.contact_id)') }}
+    select
+        {{ metric_columns('segments', 'segment_size', 'catalog.segment_name', 'coalesce(member_counts.n_rows, 0)') }}
     from catalog
-    left join memberships on catalog.segment_name = memberships.segment_name
-    group by catalog.segment_name
+    left join member_counts on catalog.segment_name = member_counts.segment_name
     union all
-    select {{ metric_columns('segments', 'exported_rows', 'catalog.segment_name', 'count(exported.contact_id)') }}
+    select
+        {{ metric_columns('segments', 'exported_rows', 'catalog.segment_name', 'coalesce(export_counts.n_rows, 0)') }}
     from catalog
-    left join exported on catalog.segment_name = exported.segment_name
-    group by catalog.segment_name
+    left join export_counts on catalog.segment_name = export_counts.segment_name
 
     -- quality of the golden records: null share of key fields, validity where flagged
     {%- for field in key_fields %}
         union all
         select
             {{ metric_columns('quality', 'null_share', "'" ~ field ~ "'",
-                'case when count(*) > 0 then 1.0 * sum(case when ' ~ field ~ ' is null then 1 else 0 end) / count(*) end') }}
-        from contacts
+                'case when n_contacts > 0 then 1.0 * ' ~ field ~ '_nulls / n_contacts end') }}
+        from contact_stats
     {%- endfor %}
     {%- for field, flag in validity_flags.items() %}
         union all
         select
             {{ metric_columns('quality', 'valid_share', "'" ~ field ~ "'",
-                '1.0 * sum(case when ' ~ flag ~ ' then 1 else 0 end) / nullif(count(' ~ field ~ '), 0)') }}
-        from contacts
+                '1.0 * ' ~ field ~ '_valid / nullif(' ~ field ~ '_present, 0)') }}
+        from contact_stats
     {%- endfor %}
     union all
     select
         {{ metric_columns('quality', 'contactable_share', "'all'",
-            'case when count(*) > 0 then 1.0 * sum(case when can_be_contacted then 1 else 0 end) / count(*) end') }}
-    from contacts
+            'case when n_contacts > 0 then 1.0 * n_contactable / n_contacts end') }}
+    from contact_stats
 
     -- freshness: hours since the newest landing file was loaded
     union all

@@ -19,10 +19,11 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import duckdb
+import psutil
 import pyarrow.parquet as pq
 import pytest
 
-from ingestion.cli import dbt_executable
+from ingestion.cli import dbt_command
 from ingestion.demo.generator import generate
 from ingestion.faults import KILL_AT_ENV
 from ingestion.nightly import EXIT_LOCKED
@@ -171,6 +172,9 @@ def test_uninterrupted_run_reports_every_step(reference):
                                        "where metric_group = 'volume' and metric_name = 'rows'")}
     assert layers == {"landing", "cleaned", "deduped", "enriched", "exported"}
     assert "report:    file://" in out and (root / "reports" / "nightly_report.html").exists()
+    # failing tests' rows are looked at through views: nothing personal is copied
+    assert rows(root, "select distinct table_type from information_schema.tables "
+                      "where table_schema = 'test_failures'") == [("VIEW",)]
 
 
 def test_a_run_killed_in_each_step_is_recovered_by_the_next(reference, landing, receiver, tmp_path):
@@ -314,8 +318,7 @@ def test_docs_describe_everything_and_render_in_chromium(reference, chromium, tm
     shutil.copytree(reference["root"], root)
     target = tmp_path / "docs"
     env = environment(root, DBT_TARGET_PATH=str(target))
-    generated = subprocess.run([dbt_executable(), "docs", "generate", "--static",
-                                "--project-dir", str(REPO_ROOT), "--profiles-dir", str(REPO_ROOT / "profiles")],
+    generated = subprocess.run(dbt_command(["docs", "generate", "--static"]),
                                cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert generated.returncode == 0, generated.stdout[-3000:]
 
@@ -357,3 +360,35 @@ def test_the_run_report_opens_offline(reference, chromium):
     assert dom.count("<svg") >= 7
     run_id = state(reference["root"])["run_id"]
     assert f"Latest run {run_id}" in dom
+
+
+def test_a_terminated_run_stops_dbt_and_is_recorded(reference, tmp_path):
+    """SIGTERM (systemd stop, a scheduler's timeout) mid-dbt: dbt stops too, the run is on record."""
+    root = tmp_path / "ws"
+    shutil.copytree(reference["root"], root)
+    run = subprocess.Popen([sys.executable, "-m", "ingestion", "run"], cwd=REPO_ROOT, env=environment(root),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    seen = []
+    for line in run.stdout:  # the run echoes dbt's output: wait until dbt has built some nodes
+        seen.append(line)
+        if re.search(r"\d+ of \d+ (OK|PASS)", line) and "build_before_enrichment" in "".join(seen):
+            break
+    run.terminate()  # the run's own process only, as `kill <pid>` would
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 128 + 15, out[-2000:] + err[-2000:]
+    warehouse = str(root / PATHS["CONTACTS_WAREHOUSE"])
+    left = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("CONTACTS_WAREHOUSE") == warehouse:
+                left.append(proc.cmdline())
+        except psutil.Error:
+            continue
+    assert not left, f"still running after the run ended: {left}"
+    run_id = state(root)["run_id"]
+    assert state(root)["status"] == "incomplete"
+    # recorded in the warehouse: dbt no longer held it when the run wrote there
+    assert rows(root, f"select status from monitoring.nightly_runs where nightly_run_id = '{run_id}'") == \
+        [("incomplete",)]
+    assert rows(root, f"select step, status from monitoring.nightly_steps where nightly_run_id = '{run_id}' "
+                      "order by step_order")[-1] == ("build_before_enrichment", "failed")
