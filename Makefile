@@ -24,9 +24,11 @@ $(STAMP): requirements.txt constraints.txt Makefile
 	echo "$(CURDIR)" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/contact_enrichment.pth"
 	touch $(STAMP)
 
-## the batch: demo data if the landing folder is empty, load, dbt build, summary
+## the batch in demo mode: demo data into an empty landing folder, the provider emulator for
+## it, then the whole night (load, build, enrich, build, export) and a summary. A scheduler
+## calls `python -m ingestion run` instead, which never invents data (see the README)
 run: $(STAMP)
-	$(BIN)/python -m ingestion run
+	$(BIN)/python -m ingestion run --demo
 
 ## every test: pytest (generator, ingestion, real dbt builds) and the SQL lint
 test: $(STAMP)

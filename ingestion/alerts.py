@@ -1,10 +1,19 @@
-"""Alerts: a Slack-compatible JSON message to a webhook when a nightly run failed.
+"""Alerts: a Slack-compatible JSON message to a webhook when a nightly run failed or degraded,
+and a heartbeat ping when it ends.
 
 The URL comes from NIGHTLY_ALERT_WEBHOOK_URL or `[alerts] webhook_url` in
-.dlt/secrets.toml; it is a secret and never printed. NIGHTLY_ALERT_ON_WARNINGS=1 (or
-`run --alert-on-warnings`) alerts also when the run only warned. The message says what
-failed (steps, dbt nodes, unreadable files) and where to look (the report, the audit
+.dlt/secrets.toml; it is a secret and never printed. A run alerts when it failed, when a
+step degraded the night (a data-quality warning, a provider unreachable or rejecting its
+key, an enrichment backlog, a landing folder missing or empty for several nights, a run
+that could not be recorded), and when it finds the previous run was killed.
+NIGHTLY_ALERT_ON_WARNINGS=1 (or `run --alert-on-warnings`) alerts on every warning. The
+message says what happened and what to do, and where to look (the report, the audit
 tables); it carries names of models, tests and files, never a contact's data.
+
+The heartbeat (NIGHTLY_HEARTBEAT_URL or `[alerts] heartbeat_url`, healthchecks-style) is
+pinged when a run ends: the URL itself when the run succeeded or warned, `<url>/fail`
+when it failed. The monitoring service raises the alarm when no ping comes: the night
+that cron did not run at all, or the machine was down.
 """
 
 from __future__ import annotations
@@ -21,19 +30,28 @@ from ingestion.settings import Settings
 log = logging.getLogger(__name__)
 
 WEBHOOK_ENV = "NIGHTLY_ALERT_WEBHOOK_URL"
+HEARTBEAT_ENV = "NIGHTLY_HEARTBEAT_URL"
 ICONS = {"failed": ":x:", "incomplete": ":x:", "warned": ":warning:", "killed": ":x:"}
 
 
-def webhook_url() -> str | None:
-    url = os.environ.get(WEBHOOK_ENV)
+def _secret(env: str, key: str) -> str | None:
+    url = os.environ.get(env)
     if url:
         return url
     try:
         import dlt
 
-        return dlt.secrets.get("alerts.webhook_url")
+        return dlt.secrets.get(key)
     except Exception:  # noqa: BLE001 - no secrets file, or no such key
         return None
+
+
+def webhook_url() -> str | None:
+    return _secret(WEBHOOK_ENV, "alerts.webhook_url")
+
+
+def heartbeat_url() -> str | None:
+    return _secret(HEARTBEAT_ENV, "alerts.heartbeat_url")
 
 
 def build_message(settings: Settings, run, killed=None) -> dict:  # noqa: ANN001 - nightly.RunRecord
@@ -47,6 +65,7 @@ def build_message(settings: Settings, run, killed=None) -> dict:  # noqa: ANN001
     if killed is not None:
         killed_in = next((s.step for s in killed.steps if s.status == "killed"), "?")
         lines.append(f"The previous run {killed.run_id} was killed during *{killed_in}*; this run resumed it.")
+    lines += [f"*{problem}*" for problem in run.problems]
     for step in run.steps:
         if step.status in ("failed", "warn", "killed"):
             lines.append(f"*{step.step}* {step.status}: {step.message}".rstrip(": "))
@@ -66,8 +85,10 @@ def build_message(settings: Settings, run, killed=None) -> dict:  # noqa: ANN001
     if run.report_path:
         where.insert(0, f"report `{run.report_path}`")
     body = "\n".join(lines) or "No step failed."
+    first = next((line for line in lines if not line.startswith("  ")), "")
     return {
-        "text": headline,
+        # what a notification shows: the headline and the first thing that went wrong
+        "text": f"{headline} | {first.replace('*', '')}"[:300] if first else headline,
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": headline[:150]}},
             {"type": "section", "text": {"type": "mrkdwn", "text": body[:2900]}},
@@ -92,8 +113,9 @@ def post(url: str, message: dict, attempts: int = 3, timeout: float = 10.0) -> b
 
 def alert_for(settings: Settings, run, on_warnings: bool = False, killed=None) -> bool | None:  # noqa: ANN001
     """Send the alert `run` (a RunRecord) calls for; None when it calls for none or no webhook is set."""
+    degraded = bool(run.problems) or any(s.alert for s in run.steps)
     quiet = run.status == "succeeded" or (run.status == "warned" and not on_warnings)
-    if quiet and killed is None:
+    if quiet and not degraded and killed is None:
         return None
     url = webhook_url()
     if not url:
@@ -102,3 +124,21 @@ def alert_for(settings: Settings, run, on_warnings: bool = False, killed=None) -
     print("Alert sent to the webhook." if sent else "The alert could not be delivered (see the log).",
           file=sys.stdout if sent else sys.stderr)
     return sent
+
+
+def ping_heartbeat(run) -> bool | None:  # noqa: ANN001 - nightly.RunRecord
+    """Ping the heartbeat URL: itself when the run succeeded or warned, `<url>/fail` otherwise.
+    None when no heartbeat is configured; never an exception."""
+    url = heartbeat_url()
+    if not url:
+        return None
+    ok = run.status in ("succeeded", "warned")
+    try:
+        response = requests.get(url if ok else url.rstrip("/") + "/fail", timeout=10)
+        if response.status_code < 300:
+            return True
+        log.warning("heartbeat answered HTTP %s", response.status_code)
+    except requests.RequestException as exc:
+        log.warning("heartbeat unreachable: %s", type(exc).__name__)
+    print("The heartbeat could not be pinged (see the log).", file=sys.stderr)
+    return False

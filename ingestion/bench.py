@@ -12,7 +12,7 @@ cleaned layer, then the deduped layer is built from scratch, timed on its own.
 After it, the morning's outputs are timed: the enriched models and segments, the
 campaign exports, and erasing one person (which rebuilds every model).
 
-The nightly table runs the whole nightly command (python -m ingestion run, the local
+The nightly table runs the whole nightly command (python -m ingestion run --demo, the local
 provider emulator answering) on fresh demo data for each size in `nightly_scales`
 (500k and 1M by default): a first run, then a second run after a 1 % delta of new
 records lands. Per step: seconds and peak memory of the run's process tree (sampled by
@@ -185,7 +185,7 @@ def _nightly_rows(root: Path, contacts: int, seed: int, base_env: dict[str, str]
             _timed([py, "-m", "ingestion", "demo", "--contacts", str(delta), "--seed", str(seed + 1),
                     "--landing-dir", str(landing / "delta"), "--truth-dir", str(root / "truth_delta"), "--force"],
                    base_env, root / "demo_delta.log")
-        secs, _, _ = _timed([py, "-m", "ingestion", "run", "--retries", "0"], env, root / f"nightly_{run}.log")
+        secs, _, _ = _timed([py, "-m", "ingestion", "run", "--demo", "--retries", "0"], env, root / f"nightly_{run}.log")
         state = json.loads((root / ".contacts.nightly" / "state.json").read_text())
         calls = 0
         for step in state["steps"]:

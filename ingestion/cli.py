@@ -10,9 +10,12 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ingestion.diagnose import one_line
+from ingestion.landing import holds_only_demo_data
 from ingestion.settings import REPO_ROOT, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -111,11 +114,13 @@ def run_dbt(settings: Settings, args: list[str]) -> int:
     """Run dbt from the repo root against this settings' warehouse; returns dbt's exit code."""
     cmd = dbt_command(args)
     log.info("running %s", " ".join(cmd[:2]))
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.run(cmd, cwd=REPO_ROOT, env=settings.dbt_env(), check=False).returncode
 
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
-    return run_dbt(settings, ["build", *args.dbt_args])
+    extra = args.dbt_args[1:] if args.dbt_args[:1] == ["--"] else args.dbt_args  # `build -- --select x`
+    return run_dbt(settings, ["build", *extra])
 
 
 # ------------------------------------------------------------ enrichment ----
@@ -127,13 +132,25 @@ def _provider_names() -> list[str]:
         return [row["provider"] for row in csv.DictReader(f)]
 
 
-@contextmanager
-def provider_endpoints(settings: Settings, force_emulator: bool = False) -> Iterator[str | None]:
-    """Start the local provider emulator when no provider URL is configured (or when forced).
+@dataclass
+class Endpoints:
+    """Where tonight's enrichment requests go: the configured providers (url None), the
+    local emulator (url), or nowhere (skipped, with the reason)."""
 
-    Yields the emulator's URL, None when the configured providers are used, or "skip"
-    when there is neither a provider nor demo ground truth (GROUND_TRUTH_DIR) for the
-    emulator to answer from. The emulator's URL and keys are set for this process only.
+    url: str | None = None
+    skipped: str | None = None
+
+
+@contextmanager
+def provider_endpoints(settings: Settings, *, demo: bool = False, force_emulator: bool = False
+                       ) -> Iterator[Endpoints]:
+    """The configured providers; or, in demo mode (`run --demo`, `enrich --emulator`), the
+    local provider emulator, started for this process only.
+
+    The emulator answers from the demo's ground truth: real contacts sent to it would come
+    back "not found" and be held back from the real providers for the not-found back-off.
+    So it only ever stands in when asked for and when every contact file in the landing
+    folder and in the warehouse is one the demo generator wrote (landing.holds_only_demo_data).
     """
     import dlt
 
@@ -142,13 +159,15 @@ def provider_endpoints(settings: Settings, force_emulator: bool = False) -> Iter
     names = _provider_names()
     configured = [n for n in names if dlt.config.get(f"sources.enrichment.providers.{n}.base_url")]
     if configured and not force_emulator:
-        yield None
+        yield Endpoints()
         return
-    if not (settings.ground_truth_dir / "persons.parquet").exists() and not force_emulator:
-        # real data and no provider: the emulator would only answer "not found", and those
-        # answers would hold the contacts back for the not-found back-off once a real
-        # provider is configured
-        yield "skip"
+    if not (demo or force_emulator):
+        yield Endpoints(skipped="no enrichment provider configured (see the README's Enrichment section)")
+        return
+    if not (settings.ground_truth_dir / "persons.parquet").exists() \
+            or not holds_only_demo_data(settings.landing_dir, settings.warehouse):
+        yield Endpoints(skipped="the local provider emulator only answers for demo data, and this warehouse or "
+                                "landing folder holds other contacts: nothing was sent")
         return
     emulator = Emulator(EmulatorConfig(truth_dir=settings.ground_truth_dir)).start()
     saved = {k: os.environ.get(k) for n in names for k in (f"SOURCES__ENRICHMENT__PROVIDERS__{n.upper()}__BASE_URL",
@@ -157,9 +176,9 @@ def provider_endpoints(settings: Settings, force_emulator: bool = False) -> Iter
         if n in DEFAULT_KEYS:
             os.environ[f"SOURCES__ENRICHMENT__PROVIDERS__{n.upper()}__BASE_URL"] = emulator.url
             os.environ[f"SOURCES__ENRICHMENT__PROVIDERS__{n.upper()}__API_KEY"] = DEFAULT_KEYS[n]
-    print(f"No enrichment provider configured: using the local provider emulator at {emulator.url}.")
+    print(f"Demo data and no enrichment provider configured: using the local provider emulator at {emulator.url}.")
     try:
-        yield emulator.url
+        yield Endpoints(url=emulator.url)
     finally:
         emulator.stop()
         for k, v in saved.items():
@@ -169,29 +188,33 @@ def provider_endpoints(settings: Settings, force_emulator: bool = False) -> Iter
                 os.environ[k] = v
 
 
+class EnrichmentNotRun(RuntimeError):
+    """The enrichment could not run at all; the message says why and what to do."""
+
+
 def enrich(settings: Settings, *, dry_run: bool = False, only: list[str] | None = None,
-           limit: int | None = None, force_emulator: bool = False, progress: bool | None = None
-           ) -> tuple[int, EnrichmentResult | None]:
+           limit: int | None = None, demo: bool = False, force_emulator: bool = False,
+           progress: bool | None = None) -> tuple[EnrichmentResult | None, str]:
     """Run the enrichment loader and print its summary.
 
-    Returns 0 unless it could not run at all, and the result (None when skipped: no
-    provider configured and no demo ground truth for the emulator).
+    Returns the result and a note; the result is None when the enrichment was skipped
+    (the note says why). Raises EnrichmentNotRun when it could not run.
     """
     from ingestion.enrichment.loader import Progress, RequestsNotBuilt, describe, run_enrichment
 
-    with provider_endpoints(settings, force_emulator) as endpoint:
-        if endpoint == "skip":
-            print("No enrichment provider configured and no demo ground truth for the emulator: enrichment "
-                  "skipped (see the README's Enrichment section to configure a provider).")
-            return 0, None
+    with provider_endpoints(settings, demo=demo, force_emulator=force_emulator) as endpoints:
+        if endpoints.skipped:
+            print(f"Enrichment skipped: {endpoints.skipped}.")
+            return None, endpoints.skipped
         try:
             result = run_enrichment(settings, dry_run=dry_run, only=only, limit=limit,
                                     progress=Progress(enabled=progress))
         except RequestsNotBuilt as exc:
-            print(f"ERROR {exc}", file=sys.stderr)
-            return 1, None
+            raise EnrichmentNotRun(str(exc)) from exc
     for reason in result.skipped:
         print(f"skipped provider {reason}", file=sys.stderr)
+    if result.skipped and not result.providers:
+        raise EnrichmentNotRun("no provider could be asked: " + "; ".join(result.skipped))
     headers, rows = describe(result)
     if result.recovered_packages:
         print(f"Loaded {result.recovered_packages} package(s) of answers left by an interrupted run.")
@@ -199,18 +222,22 @@ def enrich(settings: Settings, *, dry_run: bool = False, only: list[str] | None 
     if dry_run:
         print("Dry run: nothing was sent. Later providers' figures are upper bounds (the waterfall drops "
               "what earlier providers supply).")
-        return 0, result
+        return result, ""
     credits = sum(p.credits for p in result.providers)
     print(f"credits charged: {credits:,}; pending (asked again next run): {result.pending:,}"
           + (f"; credits possibly billed for lost answers: {result.credits_at_risk:,}" if result.credits_at_risk
              else ""))
-    return (1 if result.skipped and not result.providers else 0), result
+    return result, ""
 
 
 def cmd_enrich(args: argparse.Namespace, settings: Settings) -> int:
-    code, _ = enrich(settings, dry_run=args.dry_run, only=args.provider or None, limit=args.limit,
-                     force_emulator=args.emulator, progress=False if args.no_progress else None)
-    return code
+    try:
+        enrich(settings, dry_run=args.dry_run, only=args.provider or None, limit=args.limit,
+               force_emulator=args.emulator, progress=False if args.no_progress else None)
+    except EnrichmentNotRun as exc:
+        print(f"ERROR {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_emulator(args: argparse.Namespace, settings: Settings) -> int:
@@ -239,7 +266,14 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from ingestion.nightly import Options, run_nightly
 
     options = Options.from_env()
-    options.demo_contacts, options.seed = args.demo_contacts, args.seed
+    options.demo, options.demo_contacts, options.seed = args.demo, args.demo_contacts, args.seed
+    if args.demo and landing_is_empty(settings):
+        # only ever on request: the scheduled command never invents data
+        from ingestion.demo.generator import generate
+
+        print(f"Demo mode and the landing folder {settings.landing_dir} is empty: writing "
+              f"{options.demo_contacts:,} demo contacts.")
+        generate(options.demo_contacts, options.seed, settings.landing_dir, settings.ground_truth_dir)
     if args.retries is not None:
         options.retries = args.retries
     if args.retry_wait is not None:
@@ -281,26 +315,29 @@ def summarise_warehouse(settings: Settings) -> list[list[object]]:
 
 # --------------------------------------------------------------- exports ----
 
-def export(settings: Settings):  # noqa: ANN201 - ExportResult, imported lazily
+def export(settings: Settings, confirm_removals: bool = False):  # noqa: ANN201 - ExportResult, imported lazily
     from ingestion.exports import run_export
-    return run_export(settings)
+    return run_export(settings, confirm_removals=confirm_removals)
 
 
 def print_export_result(result) -> None:  # noqa: ANN001 - ExportResult
-    rows = [[s.segment, s.rows, s.adds, s.removes, s.owner] for s in result.segments]
-    print(render_table(["segment", "rows", "adds", "removes", "owner"], rows))
+    rows = [[s.segment, s.rows, s.adds, s.removes, s.owner, "held back" if s in result.held else ""]
+            for s in result.segments]
+    print(render_table(["segment", "rows", "adds", "removes", "owner", ""], rows))
+    for s in result.held:
+        print(f"HELD BACK {s.segment}: the new export would remove {s.removes:,} of {s.previous_rows:,} contacts "
+              "(more than EXPORT_MAX_REMOVE_SHARE); the previous files stay. `python -m ingestion export "
+              "--confirm-removals` writes it.", file=sys.stderr)
     print(f"files and manifest.json in {result.export_dir}")
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    print_export_result(export(settings))
+    result = export(settings, confirm_removals=args.confirm_removals)
+    print_export_result(result)
     return 0
 
 
 def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
-    from ingestion.load import run_load
-    from ingestion.privacy import forget
-
     if not settings.warehouse.exists():
         print(f"no warehouse at {settings.warehouse}", file=sys.stderr)
         return 2
@@ -311,6 +348,24 @@ def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
     if not any(e.strip() for e in emails):
         print("forget: give at least one --email (or --from-file)", file=sys.stderr)
         return 2
+    from ingestion.nightly import AlreadyRunning, RunLock
+
+    lock = RunLock(settings.nightly_dir / "lock")
+    try:  # the warehouse is rewritten at the end: no nightly run may have it open
+        lock.acquire({"run_id": "forget", "pid": os.getpid(), "host": "", "started_at": ""})
+    except AlreadyRunning as exc:
+        print(f"forget: not now, {exc}; try again when it has finished", file=sys.stderr)
+        return 75
+    try:
+        return _forget(settings, emails)
+    finally:
+        lock.release()
+
+
+def _forget(settings: Settings, emails: list[str]) -> int:
+    from ingestion.load import run_load
+    from ingestion.privacy import forget, rewrite_warehouse
+
     result = forget(settings, emails)
     print(f"Erasing {len(emails)} address(es): {result.contacts} contact id(s), {result.records} raw record(s); "
           f"{result.addresses_suppressed} address hash(es) added to the suppression list.")
@@ -325,6 +380,8 @@ def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     print("== campaign exports, again")
     print_export_result(export(settings))
+    print("== rewrite the warehouse file (a deleted row's bytes stay in freed blocks until then)")
+    rewrite_warehouse(settings.warehouse)
     return 0
 
 
@@ -393,19 +450,23 @@ def build_parser() -> argparse.ArgumentParser:
     build.set_defaults(func=cmd_build)
 
     run = sub.add_parser("run", help="the nightly batch: load, build, enrich, build, export, report, alert",
-                         description="The nightly batch. Writes demo data when the landing folder is empty, "
-                                     "then: load the landing files; dbt build --selector "
-                                     "nightly_before_enrichment; ask the enrichment providers (the local emulator "
-                                     "when none is configured); dbt build --selector nightly_after_enrichment; "
-                                     "write the campaign exports. Records every step in monitoring.nightly_steps, "
-                                     "writes the HTML report, prints a summary and posts an alert to "
-                                     "NIGHTLY_ALERT_WEBHOOK_URL when the run failed. One run at a time (exit "
-                                     "status 75 when another holds the lock); a failed or killed run is resumed "
-                                     "by the next. Exit status 1 when the run failed.")
+                         description="The nightly batch: load the landing files; dbt build --selector "
+                                     "nightly_before_enrichment; ask the configured enrichment providers; dbt "
+                                     "build --selector nightly_after_enrichment; write the campaign exports. "
+                                     "Records every step in monitoring.nightly_steps, writes the HTML report, "
+                                     "prints a summary, posts an alert to NIGHTLY_ALERT_WEBHOOK_URL when the run "
+                                     "failed or degraded and pings NIGHTLY_HEARTBEAT_URL. It never invents data: "
+                                     "an empty landing folder is a warning (nothing new tonight), a missing one on "
+                                     "a warehouse that never loaded is an error. One run at a time (exit status "
+                                     "75 when another holds the lock); a failed or killed run is resumed by the "
+                                     "next. Exit status 1 when the run failed.")
+    run.add_argument("--demo", action="store_true",
+                     help="demo mode (what `make run` does): write demo data when the landing folder is empty, "
+                          "and let the local provider emulator answer when no provider is configured and the "
+                          "warehouse holds only demo data")
     run.add_argument("--demo-contacts", type=int, default=DEFAULT_DEMO_CONTACTS,
-                     help=f"demo records to write when the landing folder is empty "
-                          f"(default {DEFAULT_DEMO_CONTACTS:,})")
-    run.add_argument("--seed", type=int, default=DEFAULT_SEED, help="demo random seed")
+                     help=f"with --demo: demo records to write (default {DEFAULT_DEMO_CONTACTS:,})")
+    run.add_argument("--seed", type=int, default=DEFAULT_SEED, help="with --demo: demo random seed")
     run.add_argument("--retries", type=int, help="attempts after a transient failure of a step "
                                                  "(default: NIGHTLY_RETRIES or 2)")
     run.add_argument("--retry-wait", type=float, help="seconds between attempts "
@@ -421,14 +482,15 @@ def build_parser() -> argparse.ArgumentParser:
                                          "within the run's budget, append every response to "
                                          "raw_enrichment.provider_responses and print a summary. Providers come "
                                          "from .dlt/config.toml and .dlt/secrets.toml (or SOURCES__ENRICHMENT__* "
-                                         "variables); with none configured the local emulator is started.")
+                                         "variables); with none configured nothing is sent.")
     enrich_.add_argument("--dry-run", action="store_true",
                          help="send nothing; print how many calls and credits the run would use at most")
     enrich_.add_argument("--provider", action="append", metavar="NAME",
                          help="ask only this provider (repeatable; default: all, in waterfall order)")
     enrich_.add_argument("--limit", type=int, help="send at most this many requests per provider")
     enrich_.add_argument("--emulator", action="store_true",
-                         help="use the local provider emulator even when providers are configured")
+                         help="ask the local provider emulator instead of the configured providers; refused "
+                              "unless the warehouse and landing folder hold only demo data")
     enrich_.add_argument("--no-progress", action="store_true", help="no progress bar on the terminal")
     enrich_.set_defaults(func=cmd_enrich)
 
@@ -447,7 +509,12 @@ def build_parser() -> argparse.ArgumentParser:
     export_ = sub.add_parser("export", help="write every segment's campaign files and the manifest to EXPORT_DIR",
                              description="For every segment of exports.segment_catalog write <segment>.csv, "
                                          "<segment>.parquet, adds.csv and removes.csv (against the previous "
-                                         "export) into EXPORT_DIR/<segment>/, then manifest.json.")
+                                         "export) into EXPORT_DIR/<segment>/, suppressions.csv, then "
+                                         "manifest.json. A segment whose export would remove more than "
+                                         "EXPORT_MAX_REMOVE_SHARE (0.5) of its list keeps its previous files.")
+    export_.add_argument("--confirm-removals", action="store_true",
+                         help="write every segment even when its export removes more than EXPORT_MAX_REMOVE_SHARE "
+                              "of the list (after checking that the lists really shrank)")
     export_.set_defaults(func=cmd_export)
 
     forget_ = sub.add_parser("forget", help="erase a person: raw rows, provider answers, models, exports",
@@ -494,4 +561,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("RUNTIME__LOG_LEVEL", logging.getLevelName(level))
     # dlt reads .dlt/config.toml and .dlt/secrets.toml of the repository, from any working directory
     os.environ.setdefault("DLT_PROJECT_DIR", str(REPO_ROOT))
-    return args.func(args, load_settings())
+    try:
+        return args.func(args, load_settings())
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line for the operator; the traceback with -v
+        if args.verbose:
+            log.exception("%s failed", args.command)
+        print(f"ERROR {args.command}: {one_line(exc)}" + ("" if args.verbose else " (-v for the traceback)"),
+              file=sys.stderr)
+        return 1

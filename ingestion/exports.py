@@ -6,7 +6,10 @@ of `exports.segment_catalog`, into EXPORT_DIR:
     <segment>/<segment>.csv       every contact of the segment that may be contacted
     <segment>/<segment>.parquet   the same rows, typed
     <segment>/adds.csv            rows not in the previous export of the segment
-    <segment>/removes.csv         contact ids that were in it and are not any more
+    <segment>/removes.csv         contacts that were in it and are not any more: id, the
+                                  address the campaign tool knows them by, why they left
+                                  (REMOVAL_REASONS) and, when merged, the surviving id
+    suppressions.csv              every address no campaign may mail (opted out, suppressed)
     manifest.json                 per segment: rows, adds, removes, owner, files + sha256
 
 Rows come from `exports.campaign_export_contacts`, which holds no opted-out or suppressed
@@ -22,7 +25,6 @@ are the same as if the first run had not been interrupted.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -35,6 +37,7 @@ from pathlib import Path
 import duckdb
 
 from ingestion.faults import checkpoint
+from ingestion.landing import file_sha256
 from ingestion.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,19 @@ COLUMNS = [
     "city", "state_code", "postal_code", "country_code", "completeness_score", "in_segment_since",
 ]
 SEGMENT_NAME = re.compile(r"^[a-z0-9_]+$")
+SUPPRESSIONS = "suppressions.csv"
+# why a contact left a list, in the order they are tested; an erased person's address is
+# not repeated (erasure leaves no trace): the campaign tool removes them by contact id
+REMOVAL_REASON_SQL = """
+    case
+        when status.contact_status = 'merged' then 'merged'
+        when status.contact_status is null or status.contact_status = 'erased' then 'erased'
+        when members.contact_id is null then 'left_segment'
+        when status.is_opted_out then 'opted_out'
+        when status.is_suppressed then 'suppressed'
+        else 'no_valid_email'
+    end"""
+REMOVAL_REASONS = ("merged", "erased", "left_segment", "opted_out", "suppressed", "no_valid_email")
 
 
 @dataclass
@@ -58,6 +74,7 @@ class SegmentExport:
     adds: int
     removes: int
     files: dict[str, dict] = field(default_factory=dict)
+    previous_rows: int = 0
 
 
 @dataclass
@@ -65,14 +82,21 @@ class ExportResult:
     export_dir: Path
     generated_at: str
     segments: list[SegmentExport]
+    held: list[SegmentExport] = field(default_factory=list)  # not replaced: too many removals
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def max_remove_share() -> float:
+    """EXPORT_MAX_REMOVE_SHARE: the share of a list one export may remove before it is held back."""
+    return float(os.environ.get("EXPORT_MAX_REMOVE_SHARE", "0.5"))
+
+
+MIN_ROWS_TO_HOLD = 20  # a list this small may change wholesale: a handful of contacts
+
+
+def holds_back(result: SegmentExport, share: float) -> bool:
+    """Whether this export would remove more than `share` of a list that had rows (a new,
+    empty or re-created warehouse would otherwise rewrite every list as remove all, add all)."""
+    return result.previous_rows >= MIN_ROWS_TO_HOLD and result.removes > share * result.previous_rows
 
 
 def _path(path: Path) -> str:
@@ -86,17 +110,29 @@ def _write_segment(con: duckdb.DuckDBPyConnection, segment: str, owner: str, fol
     con.execute(f"create or replace temp table current_rows as select {columns} from {SOURCE} "
                 f"where segment_name = '{segment}' order by contact_id")
     if previous is not None:
-        con.execute(f"create or replace temp table previous_ids as "
-                    f"select distinct contact_id from read_parquet('{_path(previous)}')")
+        con.execute(f"create or replace temp table previous_ids as select contact_id, "
+                    f"min(email_address) as email_address from read_parquet('{_path(previous)}') group by contact_id")
     else:
-        con.execute("create or replace temp table previous_ids as select cast(null as varchar) as contact_id where false")
+        con.execute("create or replace temp table previous_ids as "
+                    "select cast(null as varchar) as contact_id, cast(null as varchar) as email_address where false")
     files = {
         f"{segment}.csv": "select * from current_rows order by contact_id",
         f"{segment}.parquet": "select * from current_rows order by contact_id",
         "adds.csv": "select * from current_rows where contact_id not in (select contact_id from previous_ids) "
                     "order by contact_id",
-        "removes.csv": "select contact_id from previous_ids "
-                       "where contact_id not in (select contact_id from current_rows) order by contact_id",
+        "removes.csv": f"""
+            with reasons as (
+                select gone.contact_id, gone.email_address, {REMOVAL_REASON_SQL} as reason,
+                       status.surviving_contact_id
+                from previous_ids as gone
+                left join exports.campaign_contact_status as status on gone.contact_id = status.contact_id
+                left join (select contact_id from exports.segment_memberships where segment_name = '{segment}')
+                    as members on gone.contact_id = members.contact_id
+                where gone.contact_id not in (select contact_id from current_rows)
+            )
+            select contact_id, case when reason = 'erased' then null else email_address end as email_address,
+                   reason, surviving_contact_id
+            from reasons order by contact_id""",
     }
     counts = {}
     for name, query in files.items():
@@ -107,12 +143,14 @@ def _write_segment(con: duckdb.DuckDBPyConnection, segment: str, owner: str, fol
     return SegmentExport(
         segment=segment, owner=owner, rows=counts[f"{segment}.csv"], adds=counts["adds.csv"],
         removes=counts["removes.csv"],
-        files={name: {"sha256": _sha256(folder / name), "bytes": (folder / name).stat().st_size, "rows": counts[name]}
+        previous_rows=con.execute("select count(*) from previous_ids").fetchone()[0],
+        files={name: {"sha256": file_sha256(folder / name), "bytes": (folder / name).stat().st_size,
+                      "rows": counts[name]}
                for name in files})
 
 
 def _matches(parquet: Path, committed: dict[str, str], segment: str) -> bool:
-    return segment in committed and parquet.exists() and _sha256(parquet) == committed[segment]
+    return segment in committed and parquet.exists() and file_sha256(parquet) == committed[segment]
 
 
 def _roll_back_interrupted_swap(export_dir: Path, committed: dict[str, str]) -> None:
@@ -137,8 +175,18 @@ def _committed_segments(export_dir: Path) -> dict[str, str]:
     return {s["segment"]: s["files"][f"{s['segment']}.parquet"]["sha256"] for s in segments}
 
 
-def run_export(settings: Settings) -> ExportResult:
-    """Write every segment's files and the manifest into EXPORT_DIR."""
+def _committed_entries(export_dir: Path) -> dict[str, dict]:
+    manifest = export_dir / MANIFEST
+    if not manifest.exists():
+        return {}
+    return {s["segment"]: s for s in json.loads(manifest.read_text(encoding="utf-8"))["segments"]}
+
+
+def run_export(settings: Settings, confirm_removals: bool = False) -> ExportResult:
+    """Write every segment's files and the manifest into EXPORT_DIR.
+
+    A segment whose new export would remove more than EXPORT_MAX_REMOVE_SHARE of its list
+    keeps its previous files (listed in `held`) unless `confirm_removals`."""
     export_dir = settings.export_dir
     export_dir.mkdir(parents=True, exist_ok=True)
     generated_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
@@ -152,6 +200,9 @@ def run_export(settings: Settings) -> ExportResult:
     try:
         catalog = con.execute("select segment_name, segment_owner from exports.segment_catalog "
                               "order by segment_name").fetchall()
+        con.execute(f"copy (select email_address, reason, contact_id from exports.campaign_suppressions "
+                    f"order by email_address) to '{_path(staging / SUPPRESSIONS)}' (header, delimiter ',')")
+        suppressions = {"rows": con.execute("select count(*) from exports.campaign_suppressions").fetchone()[0]}
         results = []
         for segment, owner in catalog:
             if not SEGMENT_NAME.match(segment):
@@ -165,10 +216,19 @@ def run_export(settings: Settings) -> ExportResult:
     finally:
         con.close()
 
+    # a list that would lose most of its rows keeps its previous export (held), unless confirmed
+    share = max_remove_share()
+    previous_entries = _committed_entries(export_dir)
+    held = [] if confirm_removals else [r for r in results if holds_back(r, share)]
+    for result in held:
+        log.warning("segment %s: the export would remove %d of %d rows; held back", result.segment,
+                    result.removes, result.previous_rows)
     # swap the new folders in (the committed ones wait in .old-<segment>), drop the folders
     # of segments that are gone, write the manifest, then let the old folders go
     names = {r.segment for r in results}
     for result in results:
+        if result in held:
+            continue
         target = export_dir / result.segment
         old = export_dir / f".old-{result.segment}"
         if target.exists():
@@ -178,13 +238,16 @@ def run_export(settings: Settings) -> ExportResult:
     for entry in export_dir.iterdir():
         if entry.is_dir() and not entry.name.startswith(".") and entry.name not in names:
             shutil.rmtree(entry)
+    suppressions.update(sha256=file_sha256(staging / SUPPRESSIONS), bytes=(staging / SUPPRESSIONS).stat().st_size)
+    os.replace(staging / SUPPRESSIONS, export_dir / SUPPRESSIONS)
     shutil.rmtree(staging, ignore_errors=True)
-    manifest = {"generated_at": generated_at, "source": SOURCE,
-                "segments": [asdict(r) for r in results]}
+    manifest = {"generated_at": generated_at, "source": SOURCE, "warehouse": str(settings.warehouse),
+                "suppressions": {"file": SUPPRESSIONS, **suppressions},
+                "segments": [previous_entries[r.segment] if r in held else asdict(r) for r in results]}
     tmp = export_dir / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, export_dir / MANIFEST)
     for old in export_dir.glob(".old-*"):
         shutil.rmtree(old, ignore_errors=True)
-    log.info("exported %d segments to %s", len(results), export_dir)
-    return ExportResult(export_dir, generated_at, results)
+    log.info("exported %d segments to %s (%d held back)", len(results), export_dir, len(held))
+    return ExportResult(export_dir, generated_at, results, held)

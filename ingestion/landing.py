@@ -132,6 +132,57 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# The demo generator leaves this hidden file beside the files it writes: their names and
+# sha256. Only data it lists may be sent to the local provider emulator (see holds_only_demo_data).
+DEMO_MARKER = ".demo_files.json"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def demo_file_hashes(landing_dir: Path) -> set[str]:
+    """sha256 of every file a demo generator wrote under the landing folder (its markers)."""
+    hashes: set[str] = set()
+    for marker in landing_dir.rglob(DEMO_MARKER) if landing_dir.is_dir() else []:
+        try:
+            hashes |= set(json.loads(marker.read_text(encoding="utf-8")).values())
+        except (OSError, ValueError, AttributeError):
+            continue
+    return hashes
+
+
+def holds_only_demo_data(landing_dir: Path, warehouse: Path) -> bool:
+    """Whether every contact file in the landing folder, and every one the warehouse ever
+    loaded, is a file the demo generator wrote (suppression lists aside: they are never
+    sent anywhere). Real contacts must never reach the emulator, nor be held back by its
+    'not found' answers."""
+    import duckdb
+
+    from ingestion.settings import table_exists
+
+    demo = demo_file_hashes(landing_dir)
+    if not demo:
+        return False
+    contact_files = [p for p in discover_files(landing_dir) if not p.name.startswith(SUPPRESSION_SOURCE + "__")]
+    if any(file_sha256(p) not in demo for p in contact_files):
+        return False
+    if not warehouse.exists():
+        return True
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        if not table_exists(con, "raw_landing", FILE_LOADS_TABLE):
+            return True
+        loaded = con.execute(f"select distinct file_path, file_sha256 from raw_landing.{FILE_LOADS_TABLE}").fetchall()
+    finally:
+        con.close()
+    return all(sha in demo for path, sha in loaded if not Path(path).name.startswith(SUPPRESSION_SOURCE + "__"))
+
+
 def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=timezone.utc)
 
@@ -169,15 +220,25 @@ def build_file_load_table(report: FileReport, loaded_at: datetime) -> pa.Table:
     return pa.Table.from_pylist([row], schema=FILE_LOADS_SCHEMA)
 
 
+def file_load_id(rel_path: str, sha: str, earlier_loads: int = 0) -> str:
+    """A file load's id, from the data alone: the file's path and content (and how many times
+    that same content under that path was loaded before: a file changed, then changed back).
+    Record ids, and so contact ids, are built on it, so a warehouse rebuilt from the same
+    landing files gets the same ids, whenever and in whatever order they are loaded."""
+    return hashlib.sha256(f"{rel_path}|{sha}|{earlier_loads}".encode()).hexdigest()[:32]
+
+
 def process_file(path: Path, rel_path: str, data: bytes, sha: str, aliases: HeaderAliases,
-                 loaded_at: datetime) -> tuple[FileReport, pa.Table | None, list[dict]]:
+                 loaded_at: datetime, earlier_loads: int = 0) -> tuple[FileReport, pa.Table | None, list[dict]]:
     """Parse, map and account for one file. Never raises for bad content: the report says what failed."""
     stat = path.stat()
     report = FileReport(
-        file_load_id=hashlib.sha256(f"{rel_path}|{sha}|{loaded_at.isoformat()}".encode()).hexdigest()[:32],
+        file_load_id=file_load_id(rel_path, sha, earlier_loads),
         file_path=rel_path, file_sha256=sha, file_size_bytes=stat.st_size,
         file_modified_at=_utc(stat.st_mtime), started_at=datetime.now(timezone.utc),
     )
+    # a failed attempt loads no row; its log entry gets an id of its own (it is tried again)
+    failed_id = hashlib.sha256(f"{rel_path}|{sha}|failed|{loaded_at.isoformat()}".encode()).hexdigest()[:32]
     file_source = source_system_from_file_name(path.name)
     report.source_system = file_source
     try:
@@ -187,12 +248,12 @@ def process_file(path: Path, rel_path: str, data: bytes, sha: str, aliases: Head
         mapped = map_file(parsed, aliases, file_source)
     except UnreadableFile as exc:
         report.status, report.error_message = "failed", str(exc)
-        report.finished_at = datetime.now(timezone.utc)
+        report.file_load_id, report.finished_at = failed_id, datetime.now(timezone.utc)
         return report, None, []
     except Exception as exc:  # noqa: BLE001 - one broken file must not stop the others
         log.exception("unexpected error reading %s", rel_path)
         report.status, report.error_message = "failed", f"{type(exc).__name__}: {exc}"
-        report.finished_at = datetime.now(timezone.utc)
+        report.file_load_id, report.finished_at = failed_id, datetime.now(timezone.utc)
         return report, None, []
 
     report.file_format, report.encoding, report.delimiter = parsed.file_format, parsed.encoding, parsed.delimiter
@@ -319,7 +380,9 @@ def _prepare(path: Path, rel: str, seen: dict | None, aliases: HeaderAliases, lo
     prepared = _Prepared(rel, stat, sha)
     if seen and seen["sha256"] == sha:  # touched, not changed
         return prepared
-    prepared.report, prepared.contacts, prepared.quarantine = process_file(path, rel, data, sha, aliases, loaded_at)
+    earlier_loads = (seen or {}).get("loads", {}).get(sha, 0)
+    prepared.report, prepared.contacts, prepared.quarantine = process_file(path, rel, data, sha, aliases, loaded_at,
+                                                                           earlier_loads)
     prepared.seconds = time.perf_counter() - started
     return prepared
 
@@ -385,8 +448,10 @@ def landing_files(landing_dir: str, aliases_path: str, reports: list[FileReport]
             yield _hinted(build_quarantine_table(prepared.quarantine, loaded_at), QUARANTINE_TABLE)
         yield _hinted(build_file_load_table(report, loaded_at), FILE_LOADS_TABLE)
         if report.status == "loaded":
+            loads = dict((state.get(rel) or {}).get("loads", {}))
+            loads[prepared.sha] = loads.get(prepared.sha, 0) + 1
             state[rel] = {"sha256": prepared.sha, "size": prepared.stat.st_size,
-                          "mtime_ns": prepared.stat.st_mtime_ns}
+                          "mtime_ns": prepared.stat.st_mtime_ns, "loads": loads}
         log.info("%s: %s, %d read, %d loaded, %d quarantined in %.2fs", rel, report.status,
                  report.rows_read, report.rows_loaded, report.rows_quarantined, prepared.seconds)
         if reports is not None:

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import dlt
+import duckdb
 
 from ingestion.faults import checkpoint
-from ingestion.landing import FileReport, landing_source
-from ingestion.settings import Settings
+from ingestion.landing import CONTACTS_TABLE, FILE_LOADS_TABLE, QUARANTINE_TABLE, FileReport, landing_source
+from ingestion.settings import Settings, table_exists
 from ingestion.suppression import known_hashes
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ DATASET_NAME = "raw_landing"
 class LoadResult:
     reports: list[FileReport] = field(default_factory=list)
     recovered_packages: int = 0
+    recovered_rows: int = 0  # rows those packages added to the raw tables
     load_ids: list[str] = field(default_factory=list)
 
     @property
@@ -43,6 +45,19 @@ def make_pipeline(settings: Settings) -> dlt.Pipeline:
     )
 
 
+def raw_rows(settings: Settings) -> int:
+    """Rows in the raw landing tables (0 before the first load)."""
+    if not settings.warehouse.exists():
+        return 0
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return sum(con.execute(f"select count(*) from {DATASET_NAME}.{name}").fetchone()[0]
+                   for name in (CONTACTS_TABLE, QUARANTINE_TABLE, FILE_LOADS_TABLE)
+                   if table_exists(con, DATASET_NAME, name))
+    finally:
+        con.close()
+
+
 def run_load(settings: Settings) -> LoadResult:
     """Load every new or changed landing file into raw_landing.* (idempotent, resumable)."""
     pipeline = make_pipeline(settings)
@@ -51,9 +66,11 @@ def run_load(settings: Settings) -> LoadResult:
         # a previous run was killed after extracting: its package (data + file state) loads first
         pending = len(pipeline.list_extracted_load_packages()) + len(pipeline.list_normalized_load_packages())
         log.warning("finishing %d load package(s) left by an interrupted run", pending)
+        before = raw_rows(settings)
         pipeline.normalize()
         pipeline.load()
         result.recovered_packages = pending
+        result.recovered_rows = raw_rows(settings) - before
     source = landing_source(str(settings.landing_dir), str(settings.header_aliases),
                             reports=result.reports, loaded_at=datetime.now(timezone.utc),
                             suppressed=known_hashes(settings))

@@ -49,9 +49,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from hashlib import sha256
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ingestion.diagnose import explain, one_line
 from ingestion.faults import checkpoint
 from ingestion.settings import REPO_ROOT, Settings
+
+if TYPE_CHECKING:
+    from ingestion.enrichment.loader import EnrichmentResult
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +67,8 @@ SELECTORS = {"build_before_enrichment": "nightly_before_enrichment",
 TRANSIENT_DBT_ERRORS = re.compile(
     r"could not set lock|conflicting lock|database is locked|resource temporarily unavailable|"
     r"connection (refused|reset|aborted)|timed out|temporary failure", re.IGNORECASE)
+# dbt lines a night's log does without: a node starting (its result follows), blank lines
+DBT_CHATTER = re.compile(r"^(\S+\s+)?\d+ of \d+ START |^(\x1b\[0m)?\d\d:\d\d:\d\d\s*$")
 PROJECT_FILES = ("models", "seeds", "macros", "tests", "dbt_project.yml", "selectors.yml")
 PROJECT_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md"}
 
@@ -81,6 +88,8 @@ class StepRecord:
     counts: dict = field(default_factory=dict)
     message: str = ""
     problems: list[dict] = field(default_factory=list)  # failing dbt nodes, unreadable files
+    alert: bool = False  # worth telling someone about even when the run goes on (a degraded night)
+    blocks_rest: bool = False  # the steps after this one cannot run
 
 
 @dataclass
@@ -96,6 +105,13 @@ class RunRecord:
     resumed_run_id: str | None = None
     project_fingerprint: str = ""
     report_path: str | None = None
+    empty_landing_nights: int = 0  # nights in a row, this one included, with no landing file
+    # what the chain of interrupted runs this one resumes (and this run) left: step -> the
+    # run that finished it, and the steps whose dbt phase failed (retried from its failed
+    # nodes). Emptied when new data is loaded: then every step is due again.
+    finished_steps: dict[str, str] = field(default_factory=dict)
+    failed_steps: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what went wrong outside the steps (recording)
     steps: list[StepRecord] = field(default_factory=list)
 
     def step(self, name: str) -> StepRecord | None:
@@ -111,9 +127,10 @@ class StepFailed(Exception):
     """A step could not do its work. `transient`: worth another attempt."""
 
     def __init__(self, message: str, *, transient: bool, counts: dict | None = None,
-                 problems: list[dict] | None = None) -> None:
+                 problems: list[dict] | None = None, blocks_rest: bool = True) -> None:
         super().__init__(message)
         self.transient = transient
+        self.blocks_rest = blocks_rest
         self.counts = counts or {}
         self.problems = problems or []
 
@@ -124,6 +141,15 @@ class StepOutcome:
     counts: dict = field(default_factory=dict)
     message: str = ""
     problems: list[dict] = field(default_factory=list)
+    alert: bool = False  # a degraded night: alert even though the run goes on
+    blocks_rest: bool = False  # nothing after this step can run (nothing was ever loaded)
+
+    def degraded_by(self, trouble: list[str]) -> StepOutcome:
+        """This outcome, as a warning with an alert when there is `trouble`."""
+        if trouble:
+            self.status, self.alert = "warn", True
+            self.message = "; ".join([*([self.message] if self.message else []), *trouble])
+        return self
 
 
 @dataclass
@@ -132,14 +158,22 @@ class Options:
     retry_wait: float = 30.0
     resume: bool = True
     alert_on_warnings: bool = False
+    demo: bool = False  # demo data into an empty landing folder, the emulator for demo data
     demo_contacts: int = 20_000
     seed: int = 42
+    empty_landing_alert_nights: int = 3  # alert from this many nights in a row without a landing file
+    max_enrich_failure_share: float = 0.2  # alert when more of the requests sent got no answer
+    max_pending_requests: int = 250_000  # alert when the enrichment backlog is larger
 
     @classmethod
     def from_env(cls) -> Options:
-        return cls(retries=int(os.environ.get("NIGHTLY_RETRIES", "2")),
-                   retry_wait=float(os.environ.get("NIGHTLY_RETRY_WAIT_SECONDS", "30")),
-                   alert_on_warnings=os.environ.get("NIGHTLY_ALERT_ON_WARNINGS", "").lower() in ("1", "true", "yes"))
+        env = os.environ.get
+        return cls(retries=int(env("NIGHTLY_RETRIES", "2")),
+                   retry_wait=float(env("NIGHTLY_RETRY_WAIT_SECONDS", "30")),
+                   alert_on_warnings=env("NIGHTLY_ALERT_ON_WARNINGS", "").lower() in ("1", "true", "yes"),
+                   empty_landing_alert_nights=int(env("NIGHTLY_EMPTY_LANDING_ALERT_NIGHTS", "3")),
+                   max_enrich_failure_share=float(env("NIGHTLY_MAX_ENRICH_FAILURE_SHARE", "0.2")),
+                   max_pending_requests=int(env("NIGHTLY_MAX_PENDING_REQUESTS", "250000")))
 
 
 def _now() -> datetime:
@@ -264,13 +298,26 @@ def stream_dbt(args: list[str], env: dict[str, str], step: str) -> tuple[int, li
 
     tail: deque[str] = deque(maxlen=60)
     finished = 0
+    # a log file gets no colour codes, and one line per node (its result) unless -v
+    env = {**env, "DBT_USE_COLORS": "true" if sys.stdout.isatty() else "false"}
+    every_line = log.isEnabledFor(logging.INFO)
     proc = subprocess.Popen(dbt_command(args), cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, bufsize=1)
     assert proc.stdout is not None
+    in_traceback = False
     try:
         for line in proc.stdout:
-            sys.stdout.write(line)
             tail.append(line.rstrip("\n"))
+            if not every_line:  # a Python traceback of dbt's goes no further than -v: its last line does
+                if "Traceback (most recent call last)" in line:
+                    in_traceback = True
+                if in_traceback:
+                    in_traceback = line[:1].isspace() or "Traceback (most recent call last)" in line
+                    if in_traceback:
+                        continue
+                if DBT_CHATTER.search(line):
+                    continue
+            sys.stdout.write(line)
             if re.search(r"\d+ of \d+ (OK|PASS)", line):
                 finished += 1
                 if finished == 10:
@@ -313,6 +360,23 @@ def summarise_run_results(path: Path) -> tuple[dict, list[dict]]:
     return counts, problems
 
 
+def loaded_before(warehouse: Path) -> bool:
+    """Whether the warehouse has ever loaded a landing file: then a night without new files
+    is a warning, not a mistake in the set-up."""
+    import duckdb
+
+    from ingestion.settings import table_exists
+
+    if not warehouse.exists():
+        return False
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return table_exists(con, "raw_landing", "file_loads") and con.execute(
+            "select count(*) from raw_landing.file_loads where status = 'loaded'").fetchone()[0] > 0
+    finally:
+        con.close()
+
+
 def _redact(message: str) -> str:
     """Quoted values out of a message (a failing cast may quote the value that failed)."""
     return re.sub(r"'[^']*'", "'…'", message)
@@ -351,6 +415,21 @@ class Nightly:
         if self.previous.status in ("killed", "incomplete") and self.options.resume:
             self.interrupted = self.previous
             self.run.resumed_run_id = self.previous.run_id
+            # the whole chain of interrupted runs counts, not only the last one: a run killed
+            # while it was loading (having resumed another) finished nothing itself
+            if self.previous.project_fingerprint == self.run.project_fingerprint:
+                self.run.finished_steps = dict(self.previous.finished_steps)
+                self.run.failed_steps = list(self.previous.failed_steps)
+
+    def note_step(self, record: StepRecord) -> None:
+        """Keep the chain's record of what is finished, and what failed, up to date."""
+        if record.status in ("ok", "warn"):
+            self.run.finished_steps[record.step] = self.run.run_id
+            self.run.failed_steps = [s for s in self.run.failed_steps if s != record.step]
+        else:
+            self.run.finished_steps.pop(record.step, None)
+            if record.status == "failed" and record.step not in self.run.failed_steps:
+                self.run.failed_steps.append(record.step)
 
     def save_state(self) -> None:
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -358,40 +437,60 @@ class Nightly:
         tmp.write_text(json.dumps(asdict(self.run), indent=2), encoding="utf-8")
         os.replace(tmp, self.state_file)
 
-    def _interrupted_step(self, step: str) -> StepRecord | None:
-        """The interrupted run's record of `step`, when this run may pick up from it: nothing
-        new was loaded since and the dbt project is unchanged."""
+    def done_by_interrupted_run(self, step: str) -> str | None:
+        """The run of the interrupted chain that finished `step`, when this run may pick up
+        from it: nothing new was loaded since and the dbt project is unchanged."""
         if self.interrupted is None or self.new_input:
             return None
-        if self.interrupted.project_fingerprint != self.run.project_fingerprint:
-            return None
-        return self.interrupted.step(step)
-
-    def done_by_interrupted_run(self, step: str) -> bool:
-        record = self._interrupted_step(step)
-        return record is not None and (record.status in ("ok", "warn") or record.method.startswith("done by"))
+        return self.run.finished_steps.get(step)
 
     def failed_in_interrupted_run(self, step: str) -> bool:
-        record = self._interrupted_step(step)
-        return record is not None and record.status == "failed"
+        return self.interrupted is not None and not self.new_input and step in self.run.failed_steps
 
     # ---- the steps ----
     def step_load(self, attempt: int) -> StepOutcome:
         from ingestion.cli import print_load_result
+        from ingestion.landing import discover_files
         from ingestion.load import run_load
 
+        landing, warehouse = self.settings.landing_dir, self.settings.warehouse
+        missing = not landing.is_dir()
+        if missing and not loaded_before(warehouse):
+            raise StepFailed(f"the landing folder {landing} does not exist and nothing has ever been loaded into "
+                             f"{warehouse}: set LANDING_DIR to the folder the CRM exports are dropped in (a typo? a "
+                             "mount that is not there?); `make run` or `python -m ingestion run --demo` runs the demo",
+                             transient=False, blocks_rest=True)
         result = run_load(self.settings)
         print_load_result(result)
         counts = {"files": len(result.reports), "rows_read": sum(r.rows_read for r in result.reports),
                   "rows_loaded": sum(r.rows_loaded for r in result.reports),
                   "rows_quarantined": sum(r.rows_quarantined for r in result.reports),
                   "failed_files": len(result.failed_files), "recovered_packages": result.recovered_packages}
-        self.new_input = any(r.status == "loaded" for r in result.reports) or bool(result.recovered_packages)
+        # a package a killed run left counts as new only when it held rows (a run killed while
+        # loading nothing new leaves a package of empty tables)
+        self.new_input = any(r.status == "loaded" for r in result.reports) or result.recovered_rows > 0
+        empty = missing or not discover_files(landing)
+        previous_nights = self.previous.empty_landing_nights if self.previous is not None else 0
+        self.run.empty_landing_nights = previous_nights + 1 if empty else 0
         if result.failed_files:
             problems = [{"node": r.file_path, "status": "unreadable", "message": r.error_message}
                         for r in result.failed_files]
             return StepOutcome("failed", counts, f"{len(result.failed_files)} landing file(s) could not be read "
-                                                 "(see raw_landing.file_loads); the others were loaded", problems)
+                                                 "(see raw_landing.file_loads); the others were loaded", problems,
+                               alert=True)
+        if not loaded_before(warehouse):
+            return StepOutcome("warn", counts, f"the landing folder {landing} is empty and nothing has been loaded "
+                                               "yet: the rest of the night has nothing to work on", alert=True,
+                               blocks_rest=True)
+        if empty:
+            nights = self.run.empty_landing_nights
+            what = "does not exist (a mount that is not there? a changed LANDING_DIR?)" if missing else "is empty"
+            return StepOutcome("warn", counts,
+                               f"the landing folder {landing} {what}: nothing new tonight"
+                               + (f" ({nights} nights in a row: are the CRM exports still being dropped?)"
+                                  if nights > 1 else "")
+                               + "; the rest of the night runs on what the warehouse holds",
+                               alert=missing or nights >= self.options.empty_landing_alert_nights)
         return StepOutcome("ok", counts)
 
     def step_dbt(self, step: str, attempt: int) -> StepOutcome:
@@ -411,36 +510,69 @@ class Nightly:
         code, tail = stream_dbt(args, env, step)
         counts, problems = summarise_run_results(results_file)
         if code == 0:
-            return StepOutcome("warn" if counts.get("warnings") else "ok", counts,
-                               f"{counts['warnings']} test(s) warned" if counts.get("warnings") else "", problems)
+            # a warning is about the client's data (a validity rate, a drop against recent
+            # nights): the night goes on, and someone is told
+            warned = counts.get("warnings", 0)
+            return StepOutcome("warn" if warned else "ok", counts,
+                               f"{warned} test(s) warned about the data: see the tests below and the "
+                               "test_failures schema" if warned else "", problems, alert=bool(warned))
         errors = [p for p in problems if p["status"] == "error"]
-        transient = code == 2 or bool(TRANSIENT_DBT_ERRORS.search("\n".join(tail)))
+        output = "\n".join(tail)
+        transient = code == 2 or bool(TRANSIENT_DBT_ERRORS.search(output))
         if problems:
             message = f"dbt: {counts.get('errors', 0)} error(s), {counts.get('failures', 0)} failing test(s)"
+            if not errors:
+                message += ": the data broke a promise of the pipeline (see the tests below); the exports " \
+                           "were not replaced"
         else:
-            message = "dbt could not run: " + (_redact(tail[-1]) if tail else f"exit status {code}")
+            last = next((line for line in reversed(tail) if line.strip()), "")
+            message = "dbt could not run: " + (explain(output) or _redact(last.strip()) or f"exit status {code}")
         raise StepFailed(message, transient=transient and (bool(errors) or not problems), counts=counts,
                          problems=problems)
 
     def step_enrich(self, attempt: int) -> StepOutcome:
-        from ingestion.cli import enrich
+        from ingestion.cli import EnrichmentNotRun, enrich
 
-        code, result = enrich(self.settings, progress=False)
-        if result is None and code == 0:
-            return StepOutcome("skipped", {}, "no enrichment provider configured")
-        if code:
-            raise StepFailed("the enrichment could not run (see above)", transient=False)
+        try:
+            result, note = enrich(self.settings, demo=self.options.demo, progress=False)
+        except EnrichmentNotRun as exc:
+            # the contacts and lists are still good without tonight's answers: the night goes on
+            return StepOutcome("warn", {}, f"the enrichment could not run: {exc}", alert=True)
+        if result is None:
+            refused = "emulator" in note
+            return StepOutcome("warn" if refused else "skipped", {}, note, alert=refused)
         providers = result.providers
         counts = {"requests": sum(p.requested for p in providers),
                   "sent": sum(p.matched + p.not_found + p.failed + p.unanswered for p in providers),
                   "matched": sum(p.matched for p in providers), "credits": sum(p.credits for p in providers),
                   "calls": sum(p.calls for p in providers), "pending": result.pending,
                   "recovered_packages": result.recovered_packages}
-        stopped = [f"{p.provider}: {p.stopped}" for p in providers if p.stopped]
-        # the run's budget is a plan (the rest is asked next night); a rejected key, spent
-        # provider credits or an open circuit are worth a warning
-        trouble = any(p.stopped and not p.stopped_by_budget for p in providers)
-        return StepOutcome("warn" if trouble else "ok", counts, "; ".join(stopped))
+        return StepOutcome("ok", counts).degraded_by(self.enrichment_trouble(result))
+
+    def enrichment_trouble(self, result: EnrichmentResult) -> list[str]:
+        """What about tonight's enrichment someone should hear of, each with what to do."""
+        trouble = []
+        for p in result.providers:
+            sent = p.matched + p.not_found + p.failed + p.unanswered
+            unanswered = p.failed + p.unanswered
+            if p.stopped and not p.stopped_by_budget:
+                advice = ("check the API key in .dlt/secrets.toml or SOURCES__ENRICHMENT__PROVIDERS__"
+                          f"{p.provider.upper()}__API_KEY" if "401" in p.stopped or "403" in p.stopped
+                          else "top up the provider's credits" if "402" in p.stopped
+                          else "check the provider's status page and base_url")
+                trouble.append(f"{p.provider}: stopped, {p.stopped}: {advice}")
+            elif sent and not (p.matched + p.not_found):
+                trouble.append(f"{p.provider}: unreachable, none of {sent:,} request(s) was answered: check "
+                               "base_url, the network and the provider's status page; they are asked again "
+                               "next night")
+            elif sent and unanswered / sent > self.options.max_enrich_failure_share:
+                trouble.append(f"{p.provider}: {unanswered:,} of {sent:,} request(s) got no answer (more than "
+                               f"{self.options.max_enrich_failure_share:.0%}); they are asked again next night")
+        if result.pending > self.options.max_pending_requests:
+            trouble.append(f"{result.pending:,} enrichment request(s) pending, more than "
+                           f"{self.options.max_pending_requests:,} (NIGHTLY_MAX_PENDING_REQUESTS): raise the run's "
+                           "budget ([sources.enrichment] max_credits) or expect the backlog to take several nights")
+        return trouble
 
     def step_export(self, attempt: int) -> StepOutcome:
         from ingestion.cli import print_export_result
@@ -448,9 +580,15 @@ class Nightly:
 
         result = run_export(self.settings)
         print_export_result(result)
-        return StepOutcome("ok", {"segments": len(result.segments), "rows": sum(s.rows for s in result.segments),
-                                  "adds": sum(s.adds for s in result.segments),
-                                  "removes": sum(s.removes for s in result.segments)})
+        outcome = StepOutcome("ok", {"segments": len(result.segments), "rows": sum(s.rows for s in result.segments),
+                                     "adds": sum(s.adds for s in result.segments),
+                                     "removes": sum(s.removes for s in result.segments),
+                                     "held": len(result.held)})
+        return outcome.degraded_by([
+            f"{s.segment}: the new export would remove {s.removes:,} of its {s.previous_rows:,} contacts, so the "
+            "previous files were kept; if the lists really shrank, run `python -m ingestion export "
+            "--confirm-removals` (a new or wrong warehouse, CONTACTS_WAREHOUSE, is the usual cause)"
+            for s in result.held])
 
     def steps(self) -> list[tuple[str, str, Callable[[int], StepOutcome]]]:
         return [
@@ -479,14 +617,17 @@ class Nightly:
                 except StepFailed as exc:
                     record.status, record.message = "failed", str(exc)
                     record.counts, record.problems = exc.counts, exc.problems
+                    record.blocks_rest = exc.blocks_rest
                     transient = exc.transient
                 except Exception as exc:  # noqa: BLE001 - an I/O or network error: worth another attempt
                     log.debug("step %s failed", name, exc_info=True)
-                    record.status, record.message = "failed", f"{type(exc).__name__}: {_redact(str(exc))[:300]}"
+                    record.status, record.message = "failed", _redact(one_line(exc))
+                    record.blocks_rest = True
                     transient = True
                 else:
                     record.status, record.counts = outcome.status, outcome.counts
                     record.message, record.problems = outcome.message, outcome.problems
+                    record.alert, record.blocks_rest = outcome.alert, outcome.blocks_rest
                     break
                 if not transient or attempt > self.options.retries:
                     break
@@ -508,22 +649,27 @@ class Nightly:
         blocked = None
         for name, title, func in self.steps():
             if blocked:
-                self.skip(name, f"not run: {blocked} failed")
-            elif name != "load" and self.done_by_interrupted_run(name):
-                self.skip(name, "nothing new since", method=f"done by run {self.interrupted.run_id}")
-                print(f"== {name}: done by the interrupted run {self.interrupted.run_id}, nothing new since: skipped")
+                self.skip(name, f"not run: {blocked}")
+            elif name != "load" and (done_by := self.done_by_interrupted_run(name)):
+                self.skip(name, "nothing new since", method=f"done by run {done_by}")
+                print(f"== {name}: done by the interrupted run {done_by}, nothing new since: skipped")
             else:
                 record = self.execute(name, title, func)
-                # a load that read some files is no reason to stop; any other failure is
-                if record.status == "failed" and name != "load":
-                    blocked = name
+                if name == "load" and self.new_input:  # new data: every step is due again
+                    self.run.finished_steps.clear()
+                    self.run.failed_steps.clear()
+                self.note_step(record)
+                self.save_state()
+                # unreadable landing files are no reason to stop; a failed step is
+                if record.blocks_rest:
+                    blocked = f"{name} failed" if record.status == "failed" else f"nothing to work on after {name}"
 
     def finish(self, status: str | None = None) -> None:
         """succeeded, warned; failed: every step ran but one failed (a landing file could
         not be read); incomplete: a failed step stopped the run (the next run resumes it)."""
         if status:
             self.run.status = status
-        elif any(s.status in ("failed", "running") and s.step != "load" for s in self.run.steps):
+        elif any(s.status == "running" or (s.status == "failed" and s.blocks_rest) for s in self.run.steps):
             self.run.status = "incomplete"
         elif any(s.status == "failed" for s in self.run.steps):
             self.run.status = "failed"
@@ -594,7 +740,12 @@ def print_summary(settings: Settings, run: RunRecord) -> None:
             print(f"  {s.step}: {s.message}")
         for p in s.problems[:10]:
             print(f"    {p['status']}: {p['node']}" + (f" ({p['failures']} rows)" if p.get("failures") else ""))
-    summary = summarise_warehouse(settings)
+    try:
+        summary = summarise_warehouse(settings)
+    except Exception as exc:  # noqa: BLE001 - the summary must reach the end, locked warehouse or not
+        log.debug("could not read the warehouse", exc_info=True)
+        summary = []
+        print(f"(row counts not available: {one_line(exc)})")
     if summary:
         print(render_table(["relation", "rows"], summary))
     print(f"warehouse: {settings.warehouse}")
@@ -617,8 +768,7 @@ def _terminate_as_exit() -> Iterator[None]:
 
 
 def run_nightly(settings: Settings, options: Options) -> int:
-    from ingestion.alerts import alert_for
-    from ingestion.cli import landing_is_empty
+    from ingestion.alerts import alert_for, ping_heartbeat
     from ingestion.report import report_path, write_report
 
     nightly = Nightly(settings, options)
@@ -630,6 +780,16 @@ def run_nightly(settings: Settings, options: Options) -> int:
         print(f"Not starting: {exc}. Only one nightly run at a time works on {settings.warehouse}; if that run "
               f"is stuck, stop it and the lock goes with it.", file=sys.stderr)
         return EXIT_LOCKED
+    except OSError as exc:
+        # the folder beside the warehouse cannot be written: nothing can be recorded there either
+        log.debug("could not take the run lock", exc_info=True)
+        reason = f"cannot write {settings.nightly_dir}: {exc.strerror or exc}. " + (explain(str(exc)) or "")
+        print(f"Not starting: {reason.strip()}", file=sys.stderr)
+        run.problems.append(reason.strip())
+        nightly.finish("failed")
+        alert_for(settings, run, on_warnings=True)
+        ping_heartbeat(run)
+        return 1
     try:
         nightly.load_previous()
         if nightly.previous is not None and nightly.previous.status == "killed":
@@ -638,16 +798,11 @@ def run_nightly(settings: Settings, options: Options) -> int:
             try:
                 record_run(settings, nightly.previous)
             except Exception as exc:  # noqa: BLE001 - recording must not stop the night
-                log.warning("could not record the killed run: %s", exc)
+                log.warning("could not record the killed run: %s", one_line(exc))
         if nightly.interrupted is not None:
             print(f"Resuming run {nightly.interrupted.run_id}: steps it finished are skipped if nothing new "
                   "has arrived, a failed dbt phase is retried from its failed nodes.")
         nightly.save_state()
-        if landing_is_empty(settings):
-            from ingestion.demo.generator import generate
-
-            print(f"Landing folder {settings.landing_dir} is empty: writing {options.demo_contacts:,} demo contacts.")
-            generate(options.demo_contacts, options.seed, settings.landing_dir, settings.ground_truth_dir)
         with _terminate_as_exit():
             try:
                 nightly.execute_all()
@@ -666,11 +821,15 @@ def run_nightly(settings: Settings, options: Options) -> int:
             record_run(settings, run)
             write_report(settings)
         except Exception as exc:  # noqa: BLE001 - the summary and the alert still go out
-            print(f"could not record the run or write its report: {type(exc).__name__}: {exc}", file=sys.stderr)
+            log.debug("could not record the run", exc_info=True)
+            problem = f"the run could not be recorded in the warehouse or its report written: {_redact(one_line(exc))}"
+            print(problem, file=sys.stderr)
+            run.problems.append(problem)
         nightly.save_state()
         print_summary(settings, run)
         killed = nightly.previous if nightly.previous is not None and nightly.previous.status == "killed" else None
         alert_for(settings, run, on_warnings=options.alert_on_warnings, killed=killed)
+        ping_heartbeat(run)
         lock.release()
     return 0 if run.status in ("succeeded", "warned") else 1
 

@@ -12,7 +12,10 @@ The person is every contact that holds one of the given addresses in any of its 
 3. the providers' answers about them, and their segment membership history, are deleted;
 4. every model is rebuilt from what is left (dbt build --full-refresh; the contact id
    registry keeps its ids, which carry no personal data), and the exports are written
-   again without them.
+   again without them;
+5. the warehouse file is rewritten (rewrite_warehouse): DuckDB keeps a deleted row's
+   bytes in the file's freed blocks (CHECKPOINT and VACUUM do not clear them), so the
+   file is copied, schema by schema, into a new one that replaces it.
 
 Nothing about the person is printed or logged: only counts.
 """
@@ -20,8 +23,10 @@ Nothing about the person is printed or logged: only counts.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 
@@ -165,3 +170,24 @@ def forget(settings: Settings, emails: list[str]) -> ForgetResult:
         shutil.rmtree(jobs, ignore_errors=True)
     log.info("forgot %d contact(s), %d raw record(s)", result.contacts, result.records)
     return result
+
+
+def rewrite_warehouse(warehouse: Path) -> None:
+    """Copy the whole warehouse (schemas, tables, views, macros) into a new file and swap it
+    in, so the bytes of deleted rows, left in freed blocks, are gone. Also drops DuckDB's
+    spill folder beside it. Needs the warehouse to itself (the nightly lock, or no run)."""
+    rewritten = warehouse.with_name(f".{warehouse.name}.rewrite")
+    for leftover in (rewritten, rewritten.with_name(rewritten.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    con = duckdb.connect(str(warehouse))
+    try:
+        database = con.execute("select current_database()").fetchone()[0]
+        con.execute(f"attach '{rewritten.as_posix()}' as rewritten")
+        con.execute(f'copy from database "{database}" to rewritten')
+        con.execute("detach rewritten")
+    finally:
+        con.close()
+    os.replace(rewritten, warehouse)
+    warehouse.with_name(warehouse.name + ".wal").unlink(missing_ok=True)
+    shutil.rmtree(warehouse.with_name(warehouse.name + ".tmp"), ignore_errors=True)
+    log.info("warehouse rewritten")

@@ -118,7 +118,9 @@ def line_chart(labels: list[str], series: dict[str, list[float | None]], width: 
 
 
 def bar_chart(labels: list[str], stacks: dict[str, list[float]], width: int = 560, height: int = 220) -> str:
-    """Stacked bars, one per run."""
+    """Stacked bars, one per run; a series shorter than the runs (no metrics for the runs
+    that failed before they were measured) counts 0 for the missing runs."""
+    stacks = {name: [*vs, *[0.0] * (len(labels) - len(vs))] for name, vs in stacks.items()}
     left, bottom = 64, 24
     totals = [sum(vs[i] for vs in stacks.values()) for i in range(len(labels))]
     top = _nice_max(max(totals) if totals else 0)

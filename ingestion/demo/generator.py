@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingestion.demo import vocabulary as v
+from ingestion.landing import DEMO_MARKER, file_sha256
 
 SOURCE_WEIGHTS = {"hubspot": 0.35, "salesforce": 0.28, "webinar": 0.15,
                   "tradeshow": 0.12, "partner": 0.10}
@@ -625,6 +626,7 @@ class DemoGenerator:
         counts["webinar"] = _write_webinar(landing_dir / FILE_NAMES["webinar"], by_source["webinar"])
         counts["partner"] = _write_partner(landing_dir / FILE_NAMES["partner"], by_source["partner"])
         _write_truth(truth_dir, companies, persons, records, expected_quarantine)
+        _write_demo_marker(landing_dir, [landing_dir / FILE_NAMES[s] for s in counts])
         return DemoSummary(
             contacts=len(records), persons=len(persons), companies=len(companies),
             junk_rows=len(junk), files={FILE_NAMES[s]: c for s, c in counts.items()},
@@ -636,6 +638,17 @@ class DemoGenerator:
         n = max(1, self.contacts // 4000)
         return [{"company": _pick(self.rng, v.COMPANY_WORDS_A) + " " + _pick(self.rng, v.COMPANY_WORDS_B),
                  "city": "London"} for _ in range(n)]
+
+
+def _write_demo_marker(landing_dir: Path, paths: list[Path]) -> None:
+    """Name the files as demo data (ingestion.landing.DEMO_MARKER): only these may go to the emulator."""
+    marker = landing_dir / DEMO_MARKER
+    try:
+        listed = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        listed = {}
+    listed.update({p.name: file_sha256(p) for p in paths})
+    marker.write_text(json.dumps(listed, indent=2, sort_keys=True), encoding="utf-8")
 
 
 # ------------------------------------------------------------ variations ----

@@ -104,6 +104,7 @@ records as (
         identity_map.has_identity_conflict,
         coalesce(sources.survivorship_priority, 999) as source_priority,
         match_records.source_updated_at,
+        match_records.source_observed_at,
         match_records.loaded_at,
         match_records.is_opted_out,
         shared_phones.phone_e164 is not null as is_shared_phone,
@@ -125,7 +126,7 @@ names as {{ survivor(
     order_by=[
         'case when first_name is not null and last_name is not null then 0 else 1 end',
         'case when length(replace(first_name, \'.\', \'\')) > 1 then 0 else 1 end',
-        'source_priority', 'source_updated_at desc nulls last', 'arrival_rank',
+        'source_priority', 'source_observed_at desc nulls last', 'arrival_rank',
     ]) }},
 
 emails as {{ survivor(
@@ -137,7 +138,7 @@ emails as {{ survivor(
         'case when is_disposable_email then 1 else 0 end',
         'case when is_role_email then 1 else 0 end',
         'case when is_free_mail then 1 else 0 end',
-        'source_updated_at desc nulls last', 'source_priority', 'arrival_rank',
+        'source_observed_at desc nulls last', 'source_priority', 'arrival_rank',
     ]) }},
 
 phones as {{ survivor(
@@ -148,7 +149,7 @@ phones as {{ survivor(
         'case when is_phone_valid then 0 else 1 end',
         'case when is_shared_phone then 1 else 0 end',
         "case when phone_number_type = 'mobile' then 0 else 1 end",
-        'source_updated_at desc nulls last', 'source_priority', 'arrival_rank',
+        'source_observed_at desc nulls last', 'source_priority', 'arrival_rank',
     ]) }},
 
 addresses as {{ survivor(
@@ -159,20 +160,20 @@ addresses as {{ survivor(
     order_by=[
         'case when street_address is not null and is_postal_code_valid then 0 else 1 end',
         'case when is_postal_code_valid then 0 else 1 end',
-        'source_updated_at desc nulls last', 'source_priority', 'arrival_rank',
+        'source_observed_at desc nulls last', 'source_priority', 'arrival_rank',
     ]) }},
 
 companies as {{ survivor(
     'records', 'company',
     columns=['company_name', 'company_match_key', 'company_domain'],
     candidates='company_name is not null or company_domain is not null',
-    order_by=['source_updated_at desc nulls last', 'source_priority', 'arrival_rank']) }},
+    order_by=['source_observed_at desc nulls last', 'source_priority', 'arrival_rank']) }},
 
 job_titles as {{ survivor(
     'records', 'job_title',
     columns=['job_title', 'seniority', 'department'],
     candidates='job_title is not null',
-    order_by=['source_updated_at desc nulls last', 'source_priority', 'arrival_rank']) }},
+    order_by=['source_observed_at desc nulls last', 'source_priority', 'arrival_rank']) }},
 
 contacts as (
 

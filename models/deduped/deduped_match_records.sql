@@ -6,10 +6,12 @@
 }}
 
 -- One row per cleaned source record with the values the matcher compares, in match form:
--- lower-case keys, usable contact points only (valid email and phone), and the record's
--- arrival order (a cluster is named after its earliest-arrived record). Incremental: a
--- run adds the records the cleaned layer (re)cleaned since the last one, and redoes all
--- when the deduped rules changed (deduped_rules_checksum).
+-- lower-case keys, usable contact points only (valid email and phone), and what orders
+-- records without looking at the clock of the load: the file's modification time, path
+-- and row (a cluster is named after its earliest record, so a warehouse rebuilt from the
+-- same files names its contacts the same), and when the record's values were last known
+-- true (survivorship). Incremental: a run adds the records the cleaned layer (re)cleaned
+-- since the last one, and redoes all when the deduped rules changed (deduped_rules_checksum).
 
 with
 
@@ -21,8 +23,22 @@ cleaned as (
 
 staged as (
 
-    select contact_record_id, file_load_id, source_row_number, loaded_at, source_updated_at, is_opted_out
+    select
+        contact_record_id,
+        file_load_id,
+        source_file_path,
+        source_row_number,
+        loaded_at,
+        source_updated_at,
+        source_updated_at_text,
+        is_opted_out
     from {{ ref('stg_landing__contacts') }}
+
+),
+
+file_loads as (
+
+    select file_load_id, file_modified_at from {{ ref('stg_landing__file_loads') }}
 
 ),
 
@@ -55,17 +71,27 @@ final as (
         cleaned.postal_code,
         nullif(regexp_extract(cleaned.street_address, '[0-9]+', 0), '') as street_number,
 
-        -- arrival order and lineage
+        -- order and lineage
         staged.loaded_at,
         staged.file_load_id,
+        staged.source_file_path,
+        file_loads.file_modified_at as source_file_modified_at,
         staged.source_row_number,
         staged.source_updated_at,
+        -- when the values were last known true: the record's own update time; when its file
+        -- gives none, the file's (a newer export without an update column is newer); an
+        -- update time given but unreadable counts as unknown
+        case
+            when staged.source_updated_at is not null then staged.source_updated_at
+            when nullif(trim(staged.source_updated_at_text), '') is null then file_loads.file_modified_at
+        end as source_observed_at,
         staged.is_opted_out,
         cleaned.cleaned_at,
         '{{ deduped_rules_checksum() }}' as rules_checksum
 
     from cleaned
     inner join staged on cleaned.contact_record_id = staged.contact_record_id
+    inner join file_loads on staged.file_load_id = file_loads.file_load_id
 
 )
 

@@ -4,8 +4,9 @@
 -- mailboxes at one company domain: two colleagues) keeps only its strong links (same
 -- mailbox, same personal number) and is split along them. A conflict that strong links
 -- alone make is kept and flagged (has_identity_conflict) for review. A cluster is
--- identified by its earliest-arrived record (arrival_rank: load time, then load and row
--- order).
+-- identified by its earliest record (arrival_rank: the file's modification time, then
+-- file path and row: the data's own order, not the load's clock, so the same files give
+-- the same contacts and ids however and whenever they are loaded).
 
 with
 
@@ -16,7 +17,9 @@ records as (
         email_key,
         email_domain,
         is_work_email,
-        row_number() over (order by loaded_at, file_load_id, source_row_number) as arrival_rank
+        row_number() over (
+            order by source_file_modified_at, source_file_path, source_row_number, contact_record_id
+        ) as arrival_rank
     from {{ ref('deduped_match_records') }}
 
 ),

@@ -217,12 +217,15 @@ metrics as (
 final as (
 
     select
-        '{{ invocation_id }}' as invocation_id,
-        {{ audit_literal(env_var('NIGHTLY_RUN_ID', '') or none) }} as nightly_run_id,
-        {{ run_started_timestamp() }} as measured_at,
-        metric_group,
-        metric_name,
-        dimension,
+        -- every column typed: a build outside the nightly run has no run id, and an
+        -- untyped null would give the appended table a column no later build can fill
+        cast('{{ invocation_id }}' as {{ dbt.type_string() }}) as invocation_id,
+        cast({{ audit_literal(env_var('NIGHTLY_RUN_ID', '') or none) }} as {{ dbt.type_string() }})
+            as nightly_run_id,
+        cast({{ run_started_timestamp() }} as {{ dbt.type_timestamp() }}) as measured_at,
+        cast(metric_group as {{ dbt.type_string() }}) as metric_group,
+        cast(metric_name as {{ dbt.type_string() }}) as metric_name,
+        cast(dimension as {{ dbt.type_string() }}) as dimension,
         cast(metric_value as double) as metric_value
     from metrics
 

@@ -45,7 +45,7 @@ def test_run_generates_demo_loads_and_builds(workspace):
     import os
 
     env = dict(os.environ)
-    result = cli("run", "--demo-contacts", "3000", env=env)
+    result = cli("run", "--demo", "--demo-contacts", "3000", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "writing 3,000 demo contacts" in out

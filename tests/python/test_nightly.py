@@ -125,8 +125,9 @@ def reference(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """An uninterrupted nightly run; while it is going, a second one is started."""
     root = workspace_from(landing, tmp_path_factory.mktemp("nightly_reference"))
     out_file, err_file = (root / "first.out").open("w+"), (root / "first.err").open("w+")
-    first = subprocess.Popen([sys.executable, "-m", "ingestion", "run"], cwd=REPO_ROOT, env=environment(root),
-                             stdout=out_file, stderr=err_file, text=True, start_new_session=True)
+    first = subprocess.Popen([sys.executable, "-m", "ingestion", "run", "--demo"], cwd=REPO_ROOT,
+                             env=environment(root), stdout=out_file, stderr=err_file, text=True,
+                             start_new_session=True)
     state_file = root / "warehouse" / ".contacts.nightly" / "state.json"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # until the first run is past its load, into dbt
@@ -180,11 +181,11 @@ def test_uninterrupted_run_reports_every_step(reference):
 def test_a_run_killed_in_each_step_is_recovered_by_the_next(reference, landing, receiver, tmp_path):
     root = workspace_from(landing, tmp_path)
     for checkpoint in CHECKPOINTS:
-        killed = nightly(root, **{KILL_AT_ENV: checkpoint})
+        killed = nightly(root, "--demo", **{KILL_AT_ENV: checkpoint})
         assert killed.returncode == -9, f"{checkpoint}: {killed.stdout[-2000:]}{killed.stderr[-2000:]}"
         running = [s["step"] for s in state(root)["steps"] if s["status"] == "running"]
         assert running == [checkpoint]
-    final = nightly(root, NIGHTLY_ALERT_WEBHOOK_URL=receiver.url)
+    final = nightly(root, "--demo", NIGHTLY_ALERT_WEBHOOK_URL=receiver.url)
     assert final.returncode == 0, final.stdout[-3000:] + final.stderr[-3000:]
     assert "was killed during step export" in final.stdout
     # nobody heard of the killed run when it died: the run that found it says so
@@ -203,11 +204,34 @@ def test_a_run_killed_in_each_step_is_recovered_by_the_next(reference, landing, 
         assert got[name] == expected[name], name
 
 
+def test_resumed_runs_killed_again_and_again_are_recovered_by_the_next(reference, landing, tmp_path):
+    """Kills that land in runs that were themselves resuming, in every step, several in a
+    row (the load step of a resuming run above all): the chain of interrupted runs counts."""
+    root = workspace_from(landing, tmp_path)
+    kills = ["enrich", "load", "load", "build_after_enrichment", "load", "build_before_enrichment", "load",
+             "export", "load"]
+    for checkpoint in kills:
+        killed = nightly(root, "--demo", **{KILL_AT_ENV: checkpoint})
+        if killed.returncode == 0:  # nothing left for that step to do: the chain had finished it
+            assert checkpoint not in ("load", "export"), killed.stdout[-2000:]
+            continue
+        assert killed.returncode == -9, f"{checkpoint}: {killed.stdout[-2000:]}{killed.stderr[-2000:]}"
+    final = nightly(root, "--demo")
+    assert final.returncode == 0, final.stdout[-3000:] + final.stderr[-3000:]
+    steps = {s["step"]: s for s in state(root)["steps"]}
+    for step in ("build_before_enrichment", "enrich", "build_after_enrichment"):
+        assert steps[step]["method"].startswith("done by"), steps[step]
+    expected, got = final_tables(reference["root"]), final_tables(root)
+    for name in expected:
+        assert got[name] == expected[name], name
+
+
 class WebhookReceiver:
     """A Slack-style incoming webhook on 127.0.0.1 that keeps what it is sent."""
 
     def __init__(self) -> None:
         received = self.messages = []
+        pings = self.pings = []  # heartbeat pings (GET), by path
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
@@ -216,6 +240,12 @@ class WebhookReceiver:
                 self.send_response(200)
                 self.end_headers()
                 self.wfile.write(b"ok")
+
+            def do_GET(self) -> None:  # noqa: N802
+                pings.append(self.path.removeprefix("/services/T000/B000/XXXX"))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"OK")
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -252,7 +282,7 @@ def test_a_volume_drop_warns_then_a_collapse_stops_the_exports_and_alerts(refere
 
     # a night on which 40 % of the exported contacts unsubscribed: the lists shrink, a warning
     suppressed = _suppress(root, "tuesday", 0.4, set())
-    warned = nightly(root, NIGHTLY_ALERT_ON_WARNINGS="1", **hook)
+    warned = nightly(root, "--demo", NIGHTLY_ALERT_ON_WARNINGS="1", **hook)
     assert warned.returncode == 0, warned.stdout[-3000:]
     assert state(root)["status"] == "warned"
     breaches = rows(root, "select metric_group, metric_name, dimension, check_type from "
@@ -265,7 +295,7 @@ def test_a_volume_drop_warns_then_a_collapse_stops_the_exports_and_alerts(refere
 
     # the next night 90 % of the rest: the metrics tests fail the build before the exports
     suppressed |= _suppress(root, "wednesday", 0.9, suppressed)
-    failed = nightly(root, **hook)
+    failed = nightly(root, "--demo", **hook)
     assert failed.returncode == 1
     run = state(root)
     assert run["status"] == "incomplete"
@@ -287,7 +317,7 @@ def test_a_volume_drop_warns_then_a_collapse_stops_the_exports_and_alerts(refere
         "an address reached the alert"
 
     # nothing new the night after: the failed phase is retried from its failed nodes only
-    again = nightly(root, **hook)
+    again = nightly(root, "--demo", **hook)
     assert again.returncode == 1
     steps = {s["step"]: s for s in state(root)["steps"]}
     assert steps["build_before_enrichment"]["method"].startswith("done by")
@@ -305,7 +335,7 @@ def test_a_transient_failure_is_retried(reference, tmp_path):
         "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('locked', flush=True); "
         "time.sleep(4)"), str(root / PATHS["CONTACTS_WAREHOUSE"])], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"
-    result = nightly(root, "--retries", "5", "--retry-wait", "2")
+    result = nightly(root, "--demo", "--retries", "5", "--retry-wait", "2")
     holder.wait()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     steps = {s["step"]: s for s in state(root)["steps"]}
@@ -366,8 +396,9 @@ def test_a_terminated_run_stops_dbt_and_is_recorded(reference, tmp_path):
     """SIGTERM (systemd stop, a scheduler's timeout) mid-dbt: dbt stops too, the run is on record."""
     root = tmp_path / "ws"
     shutil.copytree(reference["root"], root)
-    run = subprocess.Popen([sys.executable, "-m", "ingestion", "run"], cwd=REPO_ROOT, env=environment(root),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    run = subprocess.Popen([sys.executable, "-m", "ingestion", "run", "--demo"], cwd=REPO_ROOT,
+                           env=environment(root), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
     seen = []
     for line in run.stdout:  # the run echoes dbt's output: wait until dbt has built some nodes
         seen.append(line)
