@@ -13,6 +13,9 @@ opens has them. Each is vectorised (an Arrow UDF: one Python call per batch).
 - `parse_person_name(full_name VARCHAR)` -> `STRUCT(salutation, first_name, middle_name,
   last_name, suffix)`: splits a one-field name with the `nameparser` package ("Smith,
   John", "Dr. Jane Roe", "Jean-Luc Picard Jr.", "Jan van der Berg").
+- `email_hmac(email VARCHAR)` -> VARCHAR: the suppression list's keyed hash of an address
+  (HMAC-SHA256 of the lower-cased, trimmed address; the key is the project's secret, see
+  ingestion/suppression.py), so a record is matched against hashes the loader wrote.
 - `phone_parse(raw VARCHAR, default_region VARCHAR)` ->
   `STRUCT(e164 VARCHAR, is_valid BOOLEAN, number_type VARCHAR, region_code VARCHAR)`: Google's
   libphonenumber rules (the `phonenumbers` package) rather than numbering plans
@@ -30,6 +33,8 @@ import phonenumbers
 import pyarrow as pa
 from nameparser import HumanName
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+from ingestion.suppression import hmac_emails
 
 try:  # dbt-duckdb is present when dbt loads this module; tests may register without it
     from dbt.adapters.duckdb.plugins import BasePlugin
@@ -172,6 +177,11 @@ def parse_person_name_arrow(names: pa.Array) -> pa.StructArray:
     return pa.StructArray.from_arrays([pa.array(c, pa.string()) for c in columns], names=fields)
 
 
+def email_hmac_arrow(email: pa.Array) -> pa.Array:
+    """The suppression list's keyed hash of each address (see ingestion.suppression)."""
+    return hmac_emails(email)
+
+
 def register(conn: Any) -> None:
     """Register every function on a DuckDB connection."""
     conn.create_function("phone_parse", phone_parse_arrow, ["VARCHAR", "VARCHAR"], PHONE_STRUCT,
@@ -181,6 +191,8 @@ def register(conn: Any) -> None:
     conn.create_function("surname_case", surname_case_arrow, ["VARCHAR"], "VARCHAR",
                          type="arrow", null_handling="special", side_effects=False)
     conn.create_function("parse_person_name", parse_person_name_arrow, ["VARCHAR"], NAME_STRUCT,
+                         type="arrow", null_handling="special", side_effects=False)
+    conn.create_function("email_hmac", email_hmac_arrow, ["VARCHAR"], "VARCHAR",
                          type="arrow", null_handling="special", side_effects=False)
 
 

@@ -33,7 +33,7 @@ from ingestion.mapping import (CANONICAL_FIELDS, HeaderAliases, map_file, normal
                                source_system_from_file_name)
 from ingestion.readers import LINE_NUMBER, ROW_NUMBER, UnreadableFile, read_file
 from ingestion.suppression import RAW_TABLE as SUPPRESSION_TABLE
-from ingestion.suppression import SHA256_HEX, SUPPRESSION_SOURCE, hash_emails
+from ingestion.suppression import HASH_COLUMNS, SHA256_HEX, SUPPRESSION_SOURCE, hash_emails, hmac_emails
 
 log = logging.getLogger(__name__)
 
@@ -297,15 +297,17 @@ def _quarantine_rows(report: FileReport, quarantine: list[dict], key_prefix: str
 
 def _process_suppression_file(parsed: Any, report: FileReport, aliases: HeaderAliases,
                               loaded_at: datetime) -> tuple[FileReport, pa.Table, list[dict]]:
-    """A suppression list: one entry per row with an address (hashed here) or a sha256."""
+    """A suppression list: one entry per row with an address (hashed here, keyed: email_hmac)
+    or a hash (a client's email_sha256, or an email_hash / email_hmac the project wrote)."""
     table = parsed.table
     mapping, _ = aliases.map_headers(parsed.headers)
     by_name = {normalise_header(h): h for h in parsed.headers}
-    if "email" not in mapping and "email_sha256" not in by_name:
+    hash_column = next((by_name[c] for c in HASH_COLUMNS if c in by_name), None)
+    if "email" not in mapping and hash_column is None:
         raise UnreadableFile("a suppression file needs an 'email' or an 'email_sha256' column")
-    hashes = (hash_emails(table.column(mapping["email"])).to_pylist() if "email" in mapping
+    hashes = (hmac_emails(table.column(mapping["email"])).to_pylist() if "email" in mapping
               else [None] * table.num_rows)
-    given = table.column(by_name["email_sha256"]).to_pylist() if "email_sha256" in by_name else None
+    given = table.column(hash_column).to_pylist() if hash_column else None
     reasons = table.column(by_name["reason"]).to_pylist() if "reason" in by_name else [None] * table.num_rows
     dates = (table.column(by_name["suppressed_on"]).to_pylist() if "suppressed_on" in by_name
              else [None] * table.num_rows)
@@ -317,7 +319,7 @@ def _process_suppression_file(parsed: Any, report: FileReport, aliases: HeaderAl
         if digest is None or not SHA256_HEX.match(digest):
             # no address is kept: the row is reported by its position only
             quarantine.append({"line": line_numbers[i], "row": row_numbers[i], "code": "no_suppression_key",
-                               "reason": "suppression row without an email address or a 64-hex email_sha256",
+                               "reason": "suppression row without an email address or a 64-hex hash",
                                "raw": None})
             continue
         rows.append({"email_sha256": digest, "reason": reasons[i], "suppressed_on": dates[i],
@@ -337,8 +339,10 @@ def drop_suppressed(contacts: pa.Table, report: FileReport, suppressed: set[str]
     rows say where they were and why, and keep none of their text."""
     if not suppressed or contacts.num_rows == 0:
         return contacts, []
-    hashes = hash_emails(contacts.column("email"))
-    hit = pc.fill_null(pc.is_in(hashes, value_set=pa.array(sorted(suppressed), pa.string())), False)
+    # the list holds keyed hashes (what the project hashed) and plain sha256 (what others gave)
+    listed = pa.array(sorted(suppressed), pa.string())
+    hit = pc.or_(pc.fill_null(pc.is_in(hash_emails(contacts.column("email")), value_set=listed), False),
+                 pc.fill_null(pc.is_in(hmac_emails(contacts.column("email")), value_set=listed), False))
     if not pc.any(hit).as_py():
         return contacts, []
     dropped = contacts.filter(hit)

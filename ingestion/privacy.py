@@ -31,7 +31,7 @@ from pathlib import Path
 import duckdb
 
 from ingestion.settings import Settings, table_exists
-from ingestion.suppression import append_erasures, email_sha256, normalise_email
+from ingestion.suppression import append_erasures, email_hmac, normalise_email
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def forget(settings: Settings, emails: list[str]) -> ForgetResult:
             addresses |= {r[0] for r in con.execute(
                 "select email_address from cleaned.cleaned_contacts where email_address is not null "
                 "and contact_record_id in (select contact_record_id from forget_record_ids)").fetchall()}
-        hashes = {email_sha256(a) for a in addresses}
+        hashes = {email_hmac(a) for a in addresses}  # keyed: the list is no dictionary of addresses
         # first the suppression entry: should anything below fail, the person is not re-imported
         append_erasures(settings.landing_dir, hashes)
         result.addresses_suppressed = len(hashes)

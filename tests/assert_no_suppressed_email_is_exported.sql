@@ -1,7 +1,19 @@
 -- No exported address is on the suppression list (seed, suppression files, erasures).
 -- Returns the exported rows whose address is.
 
-select exported.segment_name, exported.contact_id
-from {{ ref('campaign_export_contacts') }} as exported
+with
+
+exported_hashes as (
+
+    select segment_name, contact_id, {{ sha256_hex('lower(trim(email_address))') }} as email_hash
+    from {{ ref('campaign_export_contacts') }}
+    union all
+    select segment_name, contact_id, {{ keyed_email_hash('email_address') }} as email_hash
+    from {{ ref('campaign_export_contacts') }}
+
+)
+
+select exported_hashes.segment_name, exported_hashes.contact_id
+from exported_hashes
 inner join {{ ref('suppression_list') }} as suppression_list
-    on {{ sha256_hex('lower(trim(exported.email_address))') }} = suppression_list.email_sha256
+    on exported_hashes.email_hash = suppression_list.email_hash

@@ -27,6 +27,16 @@ record_emails as (
 
 ),
 
+-- both hashes of every address: the list holds keyed hashes (what the project hashed)
+-- and plain sha256 (what a client or analyst supplied)
+record_email_hashes as (
+
+    select contact_record_id, {{ sha256_hex('lower(trim(email))') }} as email_hash from record_emails
+    union all
+    select contact_record_id, {{ keyed_email_hash('email') }} as email_hash from record_emails
+
+),
+
 suppression_list as (
 
     select * from {{ ref('suppression_list') }}
@@ -38,10 +48,9 @@ suppressed_contacts as (
     select
         identity_map.contact_id,
         min(suppression_list.reason) as suppression_reason
-    from record_emails
-    inner join identity_map on record_emails.contact_record_id = identity_map.contact_record_id
-    inner join suppression_list
-        on {{ sha256_hex('lower(trim(record_emails.email))') }} = suppression_list.email_sha256
+    from record_email_hashes
+    inner join identity_map on record_email_hashes.contact_record_id = identity_map.contact_record_id
+    inner join suppression_list on record_email_hashes.email_hash = suppression_list.email_hash
     group by identity_map.contact_id
 
 ),

@@ -1,6 +1,7 @@
--- Every address that must never be enriched or exported, as the sha256 of the
--- lower-cased, trimmed address: the suppressed_emails seed (analysts edit it) and the
--- landing folder's suppression files, including the erasures `python -m ingestion forget`
+-- Every address that must never be enriched or exported, as a hash of the lower-cased,
+-- trimmed address: the suppressed_emails seed (plain sha256, analysts edit it) and the
+-- landing folder's suppression files (keyed hashes of the addresses the loader hashed,
+-- plain sha256 a client supplied), including the erasures `python -m ingestion forget`
 -- records. One row per (address hash, list it is on).
 
 with
@@ -20,7 +21,7 @@ landing_entries as (
 final as (
 
     select
-        lower(email_sha256) as email_sha256,
+        lower(email_sha256) as email_hash,
         'seed: suppressed_emails' as listed_in,
         reason,
         suppressed_on
@@ -29,7 +30,7 @@ final as (
     union all
 
     select
-        email_sha256,
+        email_hash,
         source_file_path as listed_in,
         reason,
         suppressed_on

@@ -1,4 +1,7 @@
-{{ config(materialized='table') }}
+-- A view, like the rest of this folder: the exports read every segment as it was last
+-- built. dbt cannot list the segments as parents of this model (a segment is found at run
+-- time, see segment_catalog), so `dbt build --select my_segment` does not rebuild it; as
+-- a view it needs no rebuild, and no export is older than its segment.
 
 -- The rows the campaign exports are written from (python -m ingestion export): one row
 -- per (segment, contact) that may be contacted, with the columns a campaign tool needs.

@@ -30,7 +30,7 @@ from ingestion.exports import COLUMNS, MANIFEST, run_export
 from ingestion.load import run_load
 from ingestion.privacy import forget
 from ingestion.settings import REPO_ROOT, Settings, load_settings
-from ingestion.suppression import email_sha256
+from ingestion.suppression import email_hmac, email_sha256
 
 KEYS = {PERSON: "sk-person-segments-1", COMPANY: "sk-company-segments-1"}
 PATHS = {"CONTACTS_WAREHOUSE": "warehouse/contacts.duckdb", "LANDING_DIR": "landing", "EXPORT_DIR": "exports",
@@ -317,9 +317,11 @@ def test_forget_erases_a_person_from_everywhere_and_keeps_them_out(ws: Settings)
     assert not any(n.lower() in (code.stdout + code.stderr).lower() for n in needles + [" ".join(name)])
     assert _traces(ws, needles, name) == []
 
-    # the suppression list keeps a hash, never the address
+    # the suppression list keeps a keyed hash, never the address nor its plain sha256 (which
+    # anyone could check a guessed address against)
     erasures = (ws.landing_dir / "suppression__erasures.csv").read_text()
-    assert email_sha256(person["email"]) in erasures and person["email"].lower() not in erasures.lower()
+    assert email_hmac(person["email"]) in erasures and person["email"].lower() not in erasures.lower()
+    assert email_sha256(person["email"]) not in erasures
     # every landing row is still accounted for, and the data tests pass on what is left
     assert run_dbt(ws, ["test", "--select", "source:landing+"]) == 0
 

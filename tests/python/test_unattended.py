@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import csv
 import glob
+import hashlib
 import json
 import random
+import re
 import shutil
 import socket
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import duckdb
@@ -25,9 +28,10 @@ import pytest
 from ingestion.cli import dbt_command
 from ingestion.demo.generator import generate
 from ingestion.enrichment.emulator import COMPANY, PERSON, Emulator, EmulatorConfig
-from ingestion.report import write_report
 from ingestion.nightly import RunRecord, StepRecord, record_run
+from ingestion.report import write_report
 from ingestion.settings import REPO_ROOT, Settings
+from ingestion.suppression import create_key
 from test_nightly import PATHS, WebhookReceiver, environment, nightly, rows, state
 
 CONTACTS = 1500
@@ -54,6 +58,7 @@ def first_night(demo_files: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     root = workspace(demo_files, tmp_path_factory.mktemp("first_night"))
     result = nightly(root, "--demo")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (root / "night.log").write_text(result.stdout + result.stderr, encoding="utf-8")
     return root
 
 
@@ -487,6 +492,84 @@ def test_an_erased_person_leaves_no_byte_in_any_file_we_write(first_night, tmp_p
             data = path.read_bytes()
             found += [(str(path.relative_to(root)), t) for t in traces if t in data]
     assert not found, found
+    # the erasure list holds a keyed hash: not the plain sha256 anyone could test a guess against
+    erasures = (root / "landing" / "suppression__erasures.csv").read_text(encoding="utf-8")
+    assert hashlib.sha256(email.strip().lower().encode()).hexdigest() not in erasures
     # and the warehouse still works: the next night runs on it
     again = nightly(root)
     assert again.returncode == 0, again.stdout[-3000:]
+
+
+# ------------------------------------------- 7. no list older than its segment ----
+
+def test_the_export_reads_a_segment_as_it_was_last_built(first_night, tmp_path):
+    """`dbt build --select region_europe` after a rule change: its post-hooks end the spells
+    of the contacts that left, and the export that follows sees it without another build."""
+    root = copy_of(first_night, tmp_path)
+    leaving = [c for (c,) in rows(root, "select contact_id from exports.segment_memberships "
+                                        "where segment_name = 'region_europe' order by contact_id limit 5")]
+    con = duckdb.connect(str(root / PATHS["CONTACTS_WAREHOUSE"]))
+    try:  # what the segment's post-hook does when a rebuilt segment no longer holds them
+        con.execute("update segments.segment_membership_log set left_at = current_timestamp, "
+                    "left_reason = 'left the segment' where segment_name = 'region_europe' and left_at is null "
+                    f"and contact_id in ({', '.join(repr(c) for c in leaving)})")
+    finally:
+        con.close()
+    exported = subprocess.run([sys.executable, "-m", "ingestion", "export"], cwd=REPO_ROOT, env=environment(root),
+                              capture_output=True, text=True, timeout=300)
+    assert exported.returncode == 0, exported.stderr
+    with (root / "exports" / "region_europe" / "removes.csv").open(newline="", encoding="utf-8") as f:
+        removed = {r["contact_id"]: r["reason"] for r in csv.DictReader(f)}
+    was_exported = {r["contact_id"] for r in pq.read_table(
+        first_night / "exports" / "region_europe" / "region_europe.parquet").to_pylist()}
+    assert {c for c in leaving if c in was_exported} == set(removed)
+    assert set(removed.values()) == {"left_segment"}
+
+
+
+# ----------------------------------------------------------------- 13. smaller ----
+
+def test_a_nightly_log_has_one_line_per_dbt_node_and_no_colour_codes(first_night):
+    log = (first_night / "night.log").read_text(encoding="utf-8")
+    assert "\x1b[" not in log
+    assert not re.search(r"\d+ of \d+ START ", log)
+    results = re.findall(r"\d+ of \d+ (OK|PASS|WARN|ERROR|FAIL|SKIP)", log)
+    assert len(results) > 300  # both phases, one line per node
+
+
+def test_dbt_on_a_warehouse_that_never_loaded_says_load_first(tmp_path):
+    root = tmp_path / "ws"
+    (root / "warehouse").mkdir(parents=True)
+    (root / "landing").mkdir()
+    built = dbt(root, "build")
+    assert built.returncode != 0
+    assert "Nothing has been loaded into this warehouse yet" in built.stdout
+    assert "python -m ingestion load" in built.stdout and "See test failures" not in built.stdout
+    # loaded, `ingestion build -- <dbt args>` passes the arguments on, as its help says
+    write_postal_mailing_list(root / "landing" / "client__list.csv", 20, seed=1)
+    env = environment(root, DBT_TARGET_PATH=str(root / "dbt_target"))
+    assert subprocess.run([sys.executable, "-m", "ingestion", "load"], cwd=REPO_ROOT, env=env,
+                          capture_output=True, timeout=300).returncode == 0
+    selected = subprocess.run([sys.executable, "-m", "ingestion", "build", "--", "--select", "stg_landing__file_loads",
+                               "--resource-type", "model"],
+                              cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert selected.returncode == 0, selected.stdout[-3000:]
+    assert "OK created sql view model staging.stg_landing__file_loads" in selected.stdout
+
+
+def test_the_suppression_key_is_created_once_and_kept_private(tmp_path):
+    secrets_file = tmp_path / ".dlt" / "secrets.toml"
+    secrets_file.parent.mkdir()
+    secrets_file.write_text('[sources.enrichment.providers.person]\napi_key = "x"', encoding="utf-8")
+    first = create_key(secrets_file)
+    assert create_key(secrets_file) == first and len(first) == 64
+    fresh = tmp_path / "new" / "secrets.toml"
+    assert create_key(fresh) != first and fresh.stat().st_mode & 0o777 == 0o600
+    text = secrets_file.read_text(encoding="utf-8")
+    assert 'api_key = "x"' in text and text.count("suppression_key") == 1
+    # copied from example.secrets.toml: the [privacy] section is there, the key commented out
+    copied = tmp_path / "copied" / "secrets.toml"
+    copied.parent.mkdir()
+    copied.write_text((REPO_ROOT / ".dlt" / "example.secrets.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    key = create_key(copied)
+    assert len(key) == 64 and tomllib.loads(copied.read_text(encoding="utf-8"))["privacy"]["suppression_key"] == key

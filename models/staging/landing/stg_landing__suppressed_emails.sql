@@ -9,7 +9,8 @@ source as (
 renamed as (
 
     select
-        lower(email_sha256) as email_sha256,
+        -- a keyed hash (email_hmac) of an address the loader hashed, or a sha256 a client gave
+        lower(email_sha256) as email_hash,
         _source_file as source_file_path,
         nullif(trim(reason), '') as reason,
         cast({{ parse_timestamp('suppressed_on') }} as date) as suppressed_on,
@@ -22,13 +23,13 @@ renamed as (
 final as (
 
     select
-        email_sha256,
+        email_hash,
         source_file_path,
         coalesce(max(reason), 'suppression file') as reason,
         coalesce(min(suppressed_on), cast(min(loaded_at) as date)) as suppressed_on,
         min(loaded_at) as first_loaded_at
     from renamed
-    group by email_sha256, source_file_path
+    group by email_hash, source_file_path
 
 )
 
