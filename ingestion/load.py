@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -58,8 +59,11 @@ def raw_rows(settings: Settings) -> int:
         con.close()
 
 
-def run_load(settings: Settings) -> LoadResult:
-    """Load every new or changed landing file into raw_landing.* (idempotent, resumable)."""
+def run_load(settings: Settings, on_extracted: Callable[[LoadResult], None] | None = None) -> LoadResult:
+    """Load every new or changed landing file into raw_landing.* (idempotent, resumable).
+
+    `on_extracted` is called once the new files are read and before they are loaded: what
+    is about to be loaded can be recorded by then, in case the run is killed meanwhile."""
     pipeline = make_pipeline(settings)
     result = LoadResult()
     if pipeline.has_pending_data:
@@ -76,6 +80,8 @@ def run_load(settings: Settings) -> LoadResult:
                             suppressed=known_hashes(settings))
     pipeline.extract(source)
     pipeline.normalize()
+    if on_extracted is not None:
+        on_extracted(result)
     checkpoint("load")  # fault injection for the recovery tests; see ingestion/faults.py
     info = pipeline.load()
     result.load_ids = list(info.loads_ids)

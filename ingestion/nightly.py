@@ -53,10 +53,11 @@ from typing import TYPE_CHECKING
 
 from ingestion.diagnose import explain, one_line
 from ingestion.faults import checkpoint
-from ingestion.settings import REPO_ROOT, Settings
+from ingestion.settings import REPO_ROOT, Settings, table_exists
 
 if TYPE_CHECKING:
     from ingestion.enrichment.loader import EnrichmentResult
+    from ingestion.load import LoadResult
 
 log = logging.getLogger(__name__)
 
@@ -365,8 +366,6 @@ def loaded_before(warehouse: Path) -> bool:
     is a warning, not a mistake in the set-up."""
     import duckdb
 
-    from ingestion.settings import table_exists
-
     if not warehouse.exists():
         return False
     con = duckdb.connect(str(warehouse), read_only=True)
@@ -421,6 +420,17 @@ class Nightly:
                 self.run.finished_steps = dict(self.previous.finished_steps)
                 self.run.failed_steps = list(self.previous.failed_steps)
 
+    def note_input(self, result: LoadResult) -> None:
+        """Whether this run loads anything new: new files, or rows of a package a killed run
+        left (a run killed while loading nothing new leaves a package of empty tables). New
+        data makes every step due again, and the record says so before the load goes on, so a
+        kill from here on leaves no claim that older runs finished anything."""
+        self.new_input = any(r.status == "loaded" for r in result.reports) or result.recovered_rows > 0
+        if self.new_input and (self.run.finished_steps or self.run.failed_steps):
+            self.run.finished_steps.clear()
+            self.run.failed_steps.clear()
+            self.save_state()
+
     def note_step(self, record: StepRecord) -> None:
         """Keep the chain's record of what is finished, and what failed, up to date."""
         if record.status in ("ok", "warn"):
@@ -460,15 +470,13 @@ class Nightly:
                              f"{warehouse}: set LANDING_DIR to the folder the CRM exports are dropped in (a typo? a "
                              "mount that is not there?); `make run` or `python -m ingestion run --demo` runs the demo",
                              transient=False, blocks_rest=True)
-        result = run_load(self.settings)
+        result = run_load(self.settings, on_extracted=self.note_input)
         print_load_result(result)
         counts = {"files": len(result.reports), "rows_read": sum(r.rows_read for r in result.reports),
                   "rows_loaded": sum(r.rows_loaded for r in result.reports),
                   "rows_quarantined": sum(r.rows_quarantined for r in result.reports),
                   "failed_files": len(result.failed_files), "recovered_packages": result.recovered_packages}
-        # a package a killed run left counts as new only when it held rows (a run killed while
-        # loading nothing new leaves a package of empty tables)
-        self.new_input = any(r.status == "loaded" for r in result.reports) or result.recovered_rows > 0
+        self.note_input(result)
         empty = missing or not discover_files(landing)
         previous_nights = self.previous.empty_landing_nights if self.previous is not None else 0
         self.run.empty_landing_nights = previous_nights + 1 if empty else 0
@@ -655,9 +663,6 @@ class Nightly:
                 print(f"== {name}: done by the interrupted run {done_by}, nothing new since: skipped")
             else:
                 record = self.execute(name, title, func)
-                if name == "load" and self.new_input:  # new data: every step is due again
-                    self.run.finished_steps.clear()
-                    self.run.failed_steps.clear()
                 self.note_step(record)
                 self.save_state()
                 # unreadable landing files are no reason to stop; a failed step is

@@ -1,5 +1,8 @@
 -- No exported address is on the suppression list (seed, suppression files, erasures).
--- Returns the exported rows whose address is.
+-- Returns the exported rows whose address is. Its failures are not kept as a view: the
+-- keyed hash is a Python function that only dbt's connections have, so such a view could
+-- not be queried from another DuckDB session.
+{{ config(store_failures_as='ephemeral') }}
 
 with
 

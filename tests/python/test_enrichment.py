@@ -395,11 +395,17 @@ def test_a_killed_run_is_finished_by_the_next_without_double_billing(ws: Setting
         emulator.stop()
 
 
-def test_without_a_provider_or_demo_truth_enrichment_is_skipped(ws: Settings, capsys) -> None:
+def test_without_a_provider_enrichment_is_skipped_and_the_emulator_only_answers_for_demo_data(
+        ws: Settings, capsys) -> None:
     from ingestion.cli import enrich as enrich_command
-    shutil.rmtree(ws.ground_truth_dir)
-    # no base_url anywhere: real data must not get "not found" answers from the emulator
+    # no base_url anywhere: nothing is sent, and the emulator is not started unasked
     assert not any(k.endswith("__BASE_URL") for k in os.environ if k.startswith("SOURCES__ENRICHMENT"))
-    assert enrich_command(ws) == (0, None)
-    assert "enrichment skipped" in capsys.readouterr().out
+    result, note = enrich_command(ws)
+    assert result is None and "no enrichment provider configured" in note
+    assert "Enrichment skipped" in capsys.readouterr().out
+    # asked for (demo mode), it is still refused for data the demo generator did not write:
+    # real contacts would come back "not found" and be held back from the real provider
+    (ws.landing_dir / "client__contacts.csv").write_text("email\nsomeone@client.example\n", encoding="utf-8")
+    result, note = enrich_command(ws, demo=True)
+    assert result is None and "only answers for demo data" in note
     assert query(ws, "select count(*) from information_schema.tables where table_schema = 'raw_enrichment'") == [(0,)]

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingestion.demo.generator import FILE_NAMES, generate
+from ingestion.landing import DEMO_MARKER, file_sha256
 
 
 def digest(folder: Path) -> dict[str, str]:
@@ -37,7 +38,10 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
 
 def test_files_look_like_their_crm_exports(demo):
     landing, truth, summary = demo
-    assert sorted(p.name for p in landing.iterdir()) == sorted(FILE_NAMES.values())
+    assert sorted(p.name for p in landing.iterdir() if not p.name.startswith(".")) == sorted(FILE_NAMES.values())
+    # the hidden marker names every file as demo data, by content (only demo data may go to the emulator)
+    marker = json.loads((landing / DEMO_MARKER).read_text())
+    assert marker == {name: file_sha256(landing / name) for name in FILE_NAMES.values()}
     hubspot = (landing / FILE_NAMES["hubspot"]).read_bytes()
     assert hubspot.startswith(b"Record ID,First Name,Last Name,Email") and b"\r\n" in hubspot
     salesforce = (landing / FILE_NAMES["salesforce"]).read_bytes()

@@ -204,7 +204,7 @@ def test_membership_history_and_export_adds_and_removes_follow_the_segment_rules
     assert all(entered_at < left_at for _, entered_at, left_at in spells if left_at is not None)
     # the others' spells go on, unbroken
     assert {c for c, _, left_at in spells if left_at is None} == before
-    run_export(ws)
+    run_export(ws, confirm_removals=True)  # the list shrinks back on purpose: no hold-back
     removes = {r["contact_id"] for r in _rows(ws.export_dir / "needs_manual_review" / "removes.csv")}
     assert removes == adds
     assert not (ws.export_dir / "needs_manual_review" / "adds.csv").read_text().strip().count("\n")

@@ -355,7 +355,9 @@ def test_the_report_is_written_when_no_run_got_as_far_as_the_metrics(tmp_path):
 
 # ------------------------------------------------------ 8. removals and why ----
 
-def test_removals_carry_the_address_and_the_reason_and_a_suppression_file_is_written(first_night, tmp_path):
+def test_a_delta_night_removals_carry_address_and_reason_and_a_newer_file_updates_a_title(first_night, tmp_path):
+    """Items 8 and 9 on one night: an unsubscribe file, an opt-out in a CRM export, and a newer
+    export without an update-time column that changes someone's job title."""
     root = copy_of(first_night, tmp_path)
     segment = max(manifest(root)["segments"], key=lambda s: s["rows"])["segment"]
     exported = pq.read_table(root / "exports" / segment / f"{segment}.parquet").to_pylist()
@@ -366,8 +368,19 @@ def test_removals_carry_the_address_and_the_reason_and_a_suppression_file_is_wri
     (root / "landing" / "crm__opt_outs.csv").write_text(
         "Email,First Name,Last Name,Unsubscribed\n"
         f"{opted_out['email_address']},{opted_out['first_name']},{opted_out['last_name']},true\n", encoding="utf-8")
+    # a newer HubSpot export, without an updated_at column, gives someone a new title
+    promoted, email, first, last = rows(root, f"""
+        select contact_id, email_address, first_name, last_name from enriched.dim_contacts
+        where job_title is not null and job_title_source not in ('person', 'company') and is_email_valid
+          and first_name is not null and last_name is not null
+          and contact_id not in ('{unsubscribed["contact_id"]}', '{opted_out["contact_id"]}')
+        order by contact_id limit 1""")[0]
+    (root / "landing" / "hubspot__title_changes.csv").write_text(
+        f"Email,First Name,Last Name,Job Title\n{email},{first},{last},Chief Widget Officer\n", encoding="utf-8")
     result = nightly(root, "--demo")
     assert result.returncode == 0, result.stdout[-3000:]
+    assert rows(root, f"select job_title, job_title_source from enriched.dim_contacts "
+                      f"where contact_id = '{promoted}'") == [("Chief Widget Officer", "hubspot")]
 
     with (root / "exports" / segment / "removes.csv").open(newline="", encoding="utf-8") as f:
         removes = {r["contact_id"]: r for r in csv.DictReader(f)}
@@ -447,21 +460,6 @@ def test_a_recreated_warehouse_names_every_contact_the_same_and_changes_no_list(
     original = query(root / PATHS["CONTACTS_WAREHOUSE"], DIM)
     assert query(other, DIM) == original and len(original) > 1000
     assert all(s["adds"] == 0 and s["removes"] == 0 for s in manifest(root)["segments"]), manifest(root)
-
-
-def test_a_newer_file_without_update_times_updates_the_job_title(first_night, tmp_path):
-    root = copy_of(first_night, tmp_path)
-    contact_id, email, first, last = rows(root, """
-        select contact_id, email_address, first_name, last_name from enriched.dim_contacts
-        where job_title is not null and job_title_source not in ('person', 'company') and is_email_valid
-          and first_name is not null and last_name is not null
-        order by contact_id limit 1""")[0]
-    (root / "landing" / "hubspot__title_changes.csv").write_text(
-        f"Email,First Name,Last Name,Job Title\n{email},{first},{last},Chief Widget Officer\n", encoding="utf-8")
-    result = nightly(root)
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert rows(root, f"select job_title, job_title_source from enriched.dim_contacts "
-                      f"where contact_id = '{contact_id}'") == [("Chief Widget Officer", "hubspot")]
 
 
 # ---------------------------------------------- 12. erasure leaves no byte ----
@@ -573,3 +571,32 @@ def test_the_suppression_key_is_created_once_and_kept_private(tmp_path):
     copied.write_text((REPO_ROOT / ".dlt" / "example.secrets.toml").read_text(encoding="utf-8"), encoding="utf-8")
     key = create_key(copied)
     assert len(key) == 64 and tomllib.loads(copied.read_text(encoding="utf-8"))["privacy"]["suppression_key"] == key
+
+
+# ------------------------------------------------ 11. the same input, the same output ----
+
+GOLDEN = ("select contact_id, first_name, last_name, phone_e164, street_address, city, postal_code, "
+          "name_record_id, phone_record_id, address_record_id from deduped.golden_contacts order by all")
+
+
+def test_two_runs_of_the_same_files_without_update_times_give_the_same_golden_records(tmp_path):
+    """Two CRM exports of the same people, no updated_at anywhere: every survivorship tie is
+    broken on the data (source priority, file, row), never on the moment of the load."""
+    template = tmp_path / "template" / "landing"
+    template.mkdir(parents=True)
+    write_postal_mailing_list(template / "hubspot__mailing_list.csv", 1200, seed=5)
+    with (template / "hubspot__mailing_list.csv").open(newline="", encoding="utf-8") as f:
+        listed = list(csv.reader(f))
+    rng = random.Random(9)
+    for row in listed[1:]:  # the same people in a second export of the same CRM, other phone numbers
+        row[7] = f"+1 212 555 {rng.randint(1000, 9999)}"
+    with (template / "hubspot__mailing_list_2.csv").open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(listed)
+    runs = []
+    for name in ("first", "second"):
+        root = tmp_path / name
+        shutil.copytree(template, root / "landing")  # copy2: the files keep their modification times
+        result = nightly(root)
+        assert result.returncode == 0, result.stdout[-3000:]
+        runs.append(rows(root, GOLDEN))
+    assert runs[0] == runs[1] and len(runs[0]) >= 1000
