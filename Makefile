@@ -20,6 +20,8 @@ $(STAMP): requirements.txt constraints.txt Makefile
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
 	# `source .venv/bin/activate` then makes plain `dbt build` find profiles/profiles.yml
 	echo 'export DBT_PROFILES_DIR="$(CURDIR)/profiles"' >> $(BIN)/activate
+	# ... and plain `dbt` name the segment models, for the lineage (see segment_catalog.sql)
+	echo 'dbt() { CONTACTS_SEGMENT_MODELS="$$("$$VIRTUAL_ENV/bin/python" -m ingestion.settings)" command dbt "$$@"; }' >> $(BIN)/activate
 	# the repository on the venv's path: dbt-duckdb imports ingestion.duckdb_functions from any cwd
 	echo "$(CURDIR)" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/contact_enrichment.pth"
 	touch $(STAMP)
@@ -53,11 +55,13 @@ build: $(STAMP)
 ## dbt docs of the warehouse: target/index.html for `make docs-serve`, and
 ## target/static_index.html, one file that opens from file:// without a server
 docs: $(STAMP)
-	DBT_PROFILES_DIR=profiles $(BIN)/dbt docs generate --static
+	DBT_PROFILES_DIR=profiles CONTACTS_SEGMENT_MODELS="$$($(BIN)/python -m ingestion.settings)" \
+		$(BIN)/dbt docs generate --static
 	@echo "static site: file://$(CURDIR)/target/static_index.html"
 
 docs-serve: docs
-	DBT_PROFILES_DIR=profiles $(BIN)/dbt docs serve --port 8080
+	DBT_PROFILES_DIR=profiles CONTACTS_SEGMENT_MODELS="$$($(BIN)/python -m ingestion.settings)" \
+		$(BIN)/dbt docs serve --port 8080
 
 lint: $(STAMP)
 	DBT_PROFILES_DIR=profiles $(BIN)/sqlfluff lint models tests macros

@@ -194,7 +194,7 @@ class EnrichmentNotRun(RuntimeError):
 
 def enrich(settings: Settings, *, dry_run: bool = False, only: list[str] | None = None,
            limit: int | None = None, demo: bool = False, force_emulator: bool = False,
-           progress: bool | None = None) -> tuple[EnrichmentResult | None, str]:
+           progress: bool | None = None, budget_period: str | None = None) -> tuple[EnrichmentResult | None, str]:
     """Run the enrichment loader and print its summary.
 
     Returns the result and a note; the result is None when the enrichment was skipped
@@ -208,7 +208,7 @@ def enrich(settings: Settings, *, dry_run: bool = False, only: list[str] | None 
             return None, endpoints.skipped
         try:
             result = run_enrichment(settings, dry_run=dry_run, only=only, limit=limit,
-                                    progress=Progress(enabled=progress))
+                                    progress=Progress(enabled=progress), budget_period=budget_period)
         except RequestsNotBuilt as exc:
             raise EnrichmentNotRun(str(exc)) from exc
     for reason in result.skipped:
@@ -227,6 +227,10 @@ def enrich(settings: Settings, *, dry_run: bool = False, only: list[str] | None 
     print(f"credits charged: {credits:,}; pending (asked again next run): {result.pending:,}"
           + (f"; credits possibly billed for lost answers: {result.credits_at_risk:,}" if result.credits_at_risk
              else ""))
+    ceiling = f" of max_credits {result.max_credits:,}" if result.max_credits else ""
+    print(f"night {result.period}: {result.period_credits:,} credit(s) billed or possibly billed{ceiling}"
+          + (f" ({result.credits_before:,} before this run: earlier attempts, calls cut off)"
+             if result.credits_before else ""))
     return result, ""
 
 
@@ -245,9 +249,14 @@ def cmd_emulator(args: argparse.Namespace, settings: Settings) -> int:
 
     faults = Faults(server_error_rate=args.server_error_rate, rate_limit_rate=args.rate_limit_rate,
                     malformed_rate=args.malformed_rate, latency_ms=args.latency_ms)
+    if args.hostile:  # People Data Labs' billing and the faults real APIs and proxies produce
+        faults = Faults(server_error_rate=0.08, gateway_rate=0.05, reset_rate=0.05, malformed_rate=0.05,
+                        junk_item_rate=0.1, trickle_rate=0.05, hang_rate=0.02, rate_limit_per_window=60,
+                        rate_limit_window_seconds=60.0, latency_ms=args.latency_ms)
     config = EmulatorConfig(truth_dir=Path(args.truth_dir) if args.truth_dir else settings.ground_truth_dir,
                             faults={PERSON: faults, COMPANY: faults},
-                            match_rate={PERSON: args.match_rate, COMPANY: args.match_rate})
+                            match_rate={PERSON: args.match_rate, COMPANY: args.match_rate},
+                            idempotent=not args.hostile)
     emulator = Emulator(config, port=args.port).start()
     print(f"Provider emulator on {emulator.url} (person: POST /v5/person/bulk, key header X-Api-Key "
           f"{DEFAULT_KEYS[PERSON]!r}; company: POST /v1/companies/lookup, bearer {DEFAULT_KEYS[COMPANY]!r}). "
@@ -328,6 +337,8 @@ def print_export_result(result) -> None:  # noqa: ANN001 - ExportResult
         print(f"HELD BACK {s.segment}: the new export would remove {s.removes:,} of {s.previous_rows:,} contacts "
               "(more than EXPORT_MAX_REMOVE_SHARE); the previous files stay. `python -m ingestion export "
               "--confirm-removals` writes it.", file=sys.stderr)
+    for segment, why in result.refused.items():
+        print(f"NOT EXPORTED {segment}: {why}", file=sys.stderr)
     print(f"files and manifest.json in {result.export_dir}")
 
 
@@ -504,6 +515,9 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--rate-limit-rate", type=float, default=0.0, help="share of calls answered 429")
     emulator.add_argument("--malformed-rate", type=float, default=0.0, help="share of bodies cut short")
     emulator.add_argument("--latency-ms", type=float, default=0.0, help="delay of every call")
+    emulator.add_argument("--hostile", action="store_true",
+                          help="bill every match every time (no idempotency), and 5xx, gateway pages, resets, cut "
+                               "bodies, non-object items, trickling and hanging answers, a 60-call-a-minute window")
     emulator.set_defaults(func=cmd_emulator)
 
     export_ = sub.add_parser("export", help="write every segment's campaign files and the manifest to EXPORT_DIR",

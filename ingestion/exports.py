@@ -18,6 +18,11 @@ Each segment's files are written to a staging folder, then swapped in; the manif
 written last, so a manifest always describes complete files. A segment that no longer
 exists loses its folder.
 
+A segment is exported as it was last built, never older than its definition: one whose
+file in models/segments changed after its last successful build keeps its previous files
+and is listed in `refused`, as is one defined there that was never built; a segment whose
+file is gone is not exported (its folder goes).
+
 A run killed while swapping leaves `.old-<segment>`: the segment's previous export,
 kept until the manifest is written. The next run compares with it, so adds and removes
 are the same as if the first run had not been interrupted.
@@ -38,7 +43,7 @@ import duckdb
 
 from ingestion.faults import checkpoint
 from ingestion.landing import file_sha256
-from ingestion.settings import Settings
+from ingestion.settings import REPO_ROOT, Settings, segment_models, table_exists
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +88,7 @@ class ExportResult:
     generated_at: str
     segments: list[SegmentExport]
     held: list[SegmentExport] = field(default_factory=list)  # not replaced: too many removals
+    refused: dict[str, str] = field(default_factory=dict)  # segment -> why it was not exported
 
 
 def max_remove_share() -> float:
@@ -182,11 +188,41 @@ def _committed_entries(export_dir: Path) -> dict[str, dict]:
     return {s["segment"]: s for s in json.loads(manifest.read_text(encoding="utf-8"))["segments"]}
 
 
-def run_export(settings: Settings, confirm_removals: bool = False) -> ExportResult:
+def _last_builds(con: duckdb.DuckDBPyConnection) -> dict[str, datetime]:
+    """When each model last built successfully (the start of that dbt run, UTC), from the
+    audit trail of dbt runs (monitoring.dbt_results)."""
+    if not table_exists(con, "monitoring", "dbt_results"):
+        return {}
+    return dict(con.execute("select node_name, max(invocation_started_at) from monitoring.dbt_results "
+                            "where resource_type = 'model' and status = 'success' group by node_name").fetchall())
+
+
+def refusals(con: duckdb.DuckDBPyConnection, built: list[str], project: Path = REPO_ROOT) -> dict[str, str]:
+    """The segments that must not be exported tonight, with why: defined in `project` but
+    never built, or changed since their last successful build (the list would be older than
+    the rules it claims to follow)."""
+    defined = segment_models(project)
+    last_builds = _last_builds(con)
+    refused = {name: f"defined in {path.relative_to(project)} but not built: run `dbt build --select {name}+`"
+               for name, path in defined.items() if name not in built}
+    for name in built:
+        if name not in defined or name not in last_builds:
+            continue
+        changed = datetime.fromtimestamp(defined[name].stat().st_mtime, timezone.utc).replace(tzinfo=None)
+        if changed > last_builds[name]:
+            refused[name] = (f"{defined[name].relative_to(project)} changed after the segment was last built "
+                             f"({last_builds[name]:%Y-%m-%d %H:%M} UTC): its previous files stay; run "
+                             f"`dbt build --select {name}+`, then export")
+    return dict(sorted(refused.items()))
+
+
+def run_export(settings: Settings, confirm_removals: bool = False, project: Path = REPO_ROOT) -> ExportResult:
     """Write every segment's files and the manifest into EXPORT_DIR.
 
     A segment whose new export would remove more than EXPORT_MAX_REMOVE_SHARE of its list
-    keeps its previous files (listed in `held`) unless `confirm_removals`."""
+    keeps its previous files (listed in `held`) unless `confirm_removals`; one changed since
+    it was last built keeps them too, and one never built gets none (both in `refused`).
+    A segment whose file is gone from `project`'s models/segments is not exported."""
     export_dir = settings.export_dir
     export_dir.mkdir(parents=True, exist_ok=True)
     generated_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
@@ -200,6 +236,9 @@ def run_export(settings: Settings, confirm_removals: bool = False) -> ExportResu
     try:
         catalog = con.execute("select segment_name, segment_owner from exports.segment_catalog "
                               "order by segment_name").fetchall()
+        defined = segment_models(project)
+        refused = refusals(con, [segment for segment, _ in catalog], project)
+        catalog = [(segment, owner) for segment, owner in catalog if segment in defined and segment not in refused]
         con.execute(f"copy (select email_address, reason, contact_id from exports.campaign_suppressions "
                     f"order by email_address) to '{_path(staging / SUPPRESSIONS)}' (header, delimiter ',')")
         suppressions = {"rows": con.execute("select count(*) from exports.campaign_suppressions").fetchone()[0]}
@@ -225,7 +264,7 @@ def run_export(settings: Settings, confirm_removals: bool = False) -> ExportResu
                     result.removes, result.previous_rows)
     # swap the new folders in (the committed ones wait in .old-<segment>), drop the folders
     # of segments that are gone, write the manifest, then let the old folders go
-    names = {r.segment for r in results}
+    names = {r.segment for r in results} | set(refused)
     for result in results:
         if result in held:
             continue
@@ -243,11 +282,16 @@ def run_export(settings: Settings, confirm_removals: bool = False) -> ExportResu
     shutil.rmtree(staging, ignore_errors=True)
     manifest = {"generated_at": generated_at, "source": SOURCE, "warehouse": str(settings.warehouse),
                 "suppressions": {"file": SUPPRESSIONS, **suppressions},
-                "segments": [previous_entries[r.segment] if r in held else asdict(r) for r in results]}
+                "segments": sorted([previous_entries[r.segment] if r in held else asdict(r) for r in results]
+                                   + [previous_entries[name] for name in refused if name in previous_entries],
+                                   key=lambda entry: entry["segment"])}
     tmp = export_dir / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, export_dir / MANIFEST)
     for old in export_dir.glob(".old-*"):
         shutil.rmtree(old, ignore_errors=True)
-    log.info("exported %d segments to %s (%d held back)", len(results), export_dir, len(held))
-    return ExportResult(export_dir, generated_at, results, held)
+    for name, why in refused.items():
+        log.warning("segment %s not exported: %s", name, why)
+    log.info("exported %d segments to %s (%d held back, %d refused)", len(results), export_dir, len(held),
+             len(refused))
+    return ExportResult(export_dir, generated_at, results, held, refused)

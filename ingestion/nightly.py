@@ -46,7 +46,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from hashlib import sha256
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another run holds the lock; try again later
+NIGHT_HOURS = 12  # a run resuming one that started less than this before shares its night (its credit budget)
 SELECTORS = {"build_before_enrichment": "nightly_before_enrichment",
              "build_after_enrichment": "nightly_after_enrichment"}
 # dbt output that means the warehouse or the machine was busy, not that the project is wrong
@@ -107,6 +108,9 @@ class RunRecord:
     project_fingerprint: str = ""
     report_path: str | None = None
     empty_landing_nights: int = 0  # nights in a row, this one included, with no landing file
+    # the night this run belongs to, for the enrichment's credit budget: its own id, or the
+    # night of the run it resumes when that one started less than NIGHT_HOURS before
+    night_id: str = ""
     # what the chain of interrupted runs this one resumes (and this run) left: step -> the
     # run that finished it, and the steps whose dbt phase failed (retried from its failed
     # nodes). Emptied when new data is loaded: then every step is due again.
@@ -179,6 +183,10 @@ class Options:
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _iso(moment: datetime) -> str:
@@ -391,6 +399,7 @@ class Nightly:
         started = _now()
         self.run = RunRecord(run_id=f"{started:%Y%m%dT%H%M%SZ}", started_at=_iso(started), pid=os.getpid(),
                              host=socket.gethostname(), project_fingerprint=project_fingerprint())
+        self.run.night_id = self.run.run_id
         self.previous: RunRecord | None = None
         self.interrupted: RunRecord | None = None  # the run this one resumes
         self.current: StepRecord | None = None  # the step being run
@@ -414,6 +423,8 @@ class Nightly:
         if self.previous.status in ("killed", "incomplete") and self.options.resume:
             self.interrupted = self.previous
             self.run.resumed_run_id = self.previous.run_id
+            if _parse_iso(self.run.started_at) - _parse_iso(self.previous.started_at) < timedelta(hours=NIGHT_HOURS):
+                self.run.night_id = self.previous.night_id or self.previous.run_id
             # the whole chain of interrupted runs counts, not only the last one: a run killed
             # while it was loading (having resumed another) finished nothing itself
             if self.previous.project_fingerprint == self.run.project_fingerprint:
@@ -542,7 +553,9 @@ class Nightly:
         from ingestion.cli import EnrichmentNotRun, enrich
 
         try:
-            result, note = enrich(self.settings, demo=self.options.demo, progress=False)
+            # one credit budget for the night: this run, its retries and the runs that resume it
+            result, note = enrich(self.settings, demo=self.options.demo, progress=False,
+                                  budget_period=f"night-{self.run.night_id}")
         except EnrichmentNotRun as exc:
             # the contacts and lists are still good without tonight's answers: the night goes on
             return StepOutcome("warn", {}, f"the enrichment could not run: {exc}", alert=True)
@@ -554,7 +567,8 @@ class Nightly:
                   "sent": sum(p.matched + p.not_found + p.failed + p.unanswered for p in providers),
                   "matched": sum(p.matched for p in providers), "credits": sum(p.credits for p in providers),
                   "calls": sum(p.calls for p in providers), "pending": result.pending,
-                  "recovered_packages": result.recovered_packages}
+                  "recovered_packages": result.recovered_packages, "credits_at_risk": result.credits_at_risk,
+                  "night_credits": result.period_credits}
         return StepOutcome("ok", counts).degraded_by(self.enrichment_trouble(result))
 
     def enrichment_trouble(self, result: EnrichmentResult) -> list[str]:
@@ -596,7 +610,7 @@ class Nightly:
             f"{s.segment}: the new export would remove {s.removes:,} of its {s.previous_rows:,} contacts, so the "
             "previous files were kept; if the lists really shrank, run `python -m ingestion export "
             "--confirm-removals` (a new or wrong warehouse, CONTACTS_WAREHOUSE, is the usual cause)"
-            for s in result.held])
+            for s in result.held] + [f"{segment}: not exported, {why}" for segment, why in result.refused.items()])
 
     def steps(self) -> list[tuple[str, str, Callable[[int], StepOutcome]]]:
         return [

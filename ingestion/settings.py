@@ -16,6 +16,7 @@ the same from any working directory.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,11 @@ class Settings:
         return self.warehouse.parent / f".{self.warehouse.stem}.dlt"
 
     @property
+    def credit_ledger(self) -> Path:
+        """What each night may have been billed by the enrichment providers (ingestion/enrichment/ledger.py)."""
+        return self.warehouse.parent / f".{self.warehouse.stem}.credits.jsonl"
+
+    @property
     def nightly_dir(self) -> Path:
         """The nightly run's lock, state and dbt artifacts, beside the warehouse they belong to."""
         return self.warehouse.parent / f".{self.warehouse.stem}.nightly"
@@ -62,7 +68,30 @@ class Settings:
         env["LANDING_DIR"] = str(self.landing_dir)
         env["EXPORT_DIR"] = str(self.export_dir)
         env.setdefault("DBT_PROFILES_DIR", str(REPO_ROOT / "profiles"))
+        env[SEGMENT_MODELS_VAR] = " ".join(segment_models())
         return env
+
+
+# The segment models dbt draws as parents of exports.segment_catalog (and so of the
+# memberships, the export rows and the campaign exposure). dbt cannot find the models of a
+# folder while it parses, so every dbt this project starts (the CLI, the nightly run, the
+# Makefile, `dbt` in an activated venv) names them in this variable; see segment_catalog.sql.
+SEGMENT_MODELS_VAR = "CONTACTS_SEGMENT_MODELS"
+_DISABLED = re.compile(r"enabled\s*=\s*false", re.IGNORECASE)
+
+
+def segment_models(project: Path = REPO_ROOT) -> dict[str, Path]:
+    """The segment models of `project`: each .sql file under models/segments whose own
+    config() does not disable it, by model name, sorted."""
+    found = {}
+    for path in sorted((project / "models" / "segments").rglob("*.sql")):
+        if not _DISABLED.search(path.read_text(encoding="utf-8")):
+            found[path.stem] = path
+    return dict(sorted(found.items()))
+
+
+if __name__ == "__main__":  # `python -m ingestion.settings`: the segment models, for the Makefile and activate
+    print(" ".join(segment_models()))
 
 
 def table_exists(con, schema: str, table: str) -> bool:  # noqa: ANN001 - a DuckDB connection

@@ -21,16 +21,25 @@ with nested `metrics` (employees, employeesRange, estimatedAnnualRevenue) and `c
 
 **Real behaviour**: a wrong or missing key gets 401; credits run out (402, per call when
 none are left, per item when they run out mid-batch); one credit per match, none for a
-miss. A request id is billed once: asking again for an id already billed (a response
-the client lost to a timeout or a truncated body) returns the same answer free, as
-providers that take an idempotency key do.
+miss; a person request's `min_likelihood` param is honoured (a less likely match is a
+free 404). With `idempotent` (the default) a request id is billed once: asking again for
+an id already billed returns the same answer free, as providers that take an idempotency
+key do. Without it (`idempotent=False`, as People Data Labs bills) every match is billed
+every time it is asked.
 
-**Faults**, each a probability per call: `server_error_rate` (500/502/503),
-`rate_limit_rate` (429 with `Retry-After`), `malformed_rate` (the call is processed and
-billed, the body cut short), `slow_rate` (answered after `slow_seconds`, past a client's
-timeout), `partial_rate` (only the first part of the batch is answered); `latency_ms`
-delays every call. `enum_version` 2 renames some enums, as providers do between API
-versions.
+**Faults**, each a probability per call: `server_error_rate` (500/502/503, before any
+work), `rate_limit_rate` (429 with `Retry-After`), `malformed_rate` (the call is
+processed and billed, the body cut short), `slow_rate` (answered after `slow_seconds`,
+past a client's timeout), `partial_rate` (only the first part of the batch is answered),
+`junk_item_rate` (one item of the answer is a string, not an object; that item is not
+billed), `gateway_rate` (processed and billed, then a 502 HTML page from a gateway),
+`reset_rate` (processed and billed, then the connection is reset mid-body),
+`trickle_rate` (processed and billed, headers sent, then one byte every
+`trickle_seconds`), `hang_rate` (never answers); `latency_ms` delays every call.
+`rate_limit_per_window` calls per `rate_limit_window_seconds` (a fixed window, as People
+Data Labs counts) answers the rest with 429 and `x-ratelimit-reset` (epoch seconds) and
+no Retry-After; every answer carries `x-ratelimit-remaining`. `enum_version` 2 renames
+some enums, as providers do between API versions.
 
 Run alone: `python -m ingestion emulator --port 8799` (see `--help`).
 """
@@ -41,6 +50,8 @@ import hashlib
 import json
 import logging
 import random
+import socket
+import struct
 import threading
 import time
 import unicodedata
@@ -114,6 +125,24 @@ class Faults:
     slow_seconds: float = 5.0
     partial_rate: float = 0.0
     latency_ms: float = 0.0
+    junk_item_rate: float = 0.0
+    gateway_rate: float = 0.0
+    reset_rate: float = 0.0
+    trickle_rate: float = 0.0
+    trickle_seconds: float = 2.0
+    hang_rate: float = 0.0
+    rate_limit_per_window: int = 0
+    rate_limit_window_seconds: float = 60.0
+
+
+@dataclass
+class Reply:
+    """What the emulator sends back, and how: whole, trickled, reset mid-body, or never."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    delivery: str = "whole"   # whole | trickle | reset | hang
 
 
 @dataclass
@@ -125,6 +154,7 @@ class EmulatorConfig:
     faults: dict[str, Faults] = field(default_factory=lambda: {PERSON: Faults(), COMPANY: Faults()})
     enum_version: int = 1
     seed: int = 7
+    idempotent: bool = True
 
 
 @dataclass
@@ -137,6 +167,7 @@ class Ledger:
     charged: Counter = field(default_factory=Counter)          # provider -> credits charged
     billed_ids: dict[str, set[str]] = field(default_factory=lambda: {PERSON: set(), COMPANY: set()})
     asked: dict[str, Counter] = field(default_factory=lambda: {PERSON: Counter(), COMPANY: Counter()})
+    faults: Counter = field(default_factory=Counter)           # (provider, fault) -> times injected
 
     def as_dict(self) -> dict[str, Any]:
         return {p: {"calls": self.calls[p], "items": self.items[p], "charged": self.charged[p],
@@ -198,6 +229,8 @@ class Emulator:
         self.credits_left = dict(self.config.credits)
         self._lock = threading.Lock()
         self._rng = random.Random(self.config.seed)
+        self._windows: dict[str, tuple[float, int]] = {}  # provider -> (window start, calls in it)
+        self.stopping = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -213,6 +246,7 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        self.stopping.set()  # hanging and trickling answers end
         self._server.shutdown()
         self._server.server_close()
 
@@ -227,24 +261,55 @@ class Emulator:
         with self._lock:
             return self._rng.random()
 
-    def fault(self, provider: str) -> tuple[int, dict[str, str], bytes] | None:
+    def happens(self, provider: str, fault: str, rate: float) -> bool:
+        """Draw whether `fault` (at `rate`) happens to this call, and count it when it does."""
+        if not rate or self.draw() >= rate:
+            return False
+        with self._lock:
+            self.ledger.faults[(provider, fault)] += 1
+        return True
+
+    def window(self, provider: str) -> dict[str, str] | Reply:
+        """The fixed rate-limit window: its headers, or a 429 when this call is over the limit."""
+        f = self.config.faults[provider]
+        if not f.rate_limit_per_window:
+            return {}
+        with self._lock:
+            now = time.time()
+            start, calls = self._windows.get(provider, (now, 0))
+            if now - start >= f.rate_limit_window_seconds:
+                start, calls = now, 0
+            calls += 1
+            self._windows[provider] = (start, calls)
+        reset = {"x-ratelimit-reset": str(int(start + f.rate_limit_window_seconds) + 1)}
+        if calls > f.rate_limit_per_window:
+            with self._lock:
+                self.ledger.faults[(provider, "rate_limit_window")] += 1
+            return Reply(429, {**reset, "x-ratelimit-remaining": "0"}, json.dumps(
+                {"error": {"type": "rate_limit_error", "message": "rate limit exceeded"}}).encode())
+        return {**reset, "x-ratelimit-remaining": str(f.rate_limit_per_window - calls)}
+
+    def fault(self, provider: str) -> Reply | None:
         """An injected failure that happens before the provider processes the call."""
         f = self.config.faults[provider]
         if f.latency_ms:
             time.sleep(f.latency_ms / 1000)
-        if self.draw() < f.server_error_rate:
+        if self.happens(provider, "hang", f.hang_rate):
+            return Reply(0, {}, b"", "hang")
+        if self.happens(provider, "server_error", f.server_error_rate):
             status = (500, 502, 503)[int(self.draw() * 3)]
-            return status, {}, json.dumps({"error": {"type": "server_error", "message": "try again"}}).encode()
-        if self.draw() < f.rate_limit_rate:
-            return 429, {"Retry-After": str(f.retry_after_seconds)}, json.dumps(
-                {"error": {"type": "rate_limit", "message": "too many requests"}}).encode()
+            return Reply(status, {}, json.dumps({"error": {"type": "server_error", "message": "try again"}}).encode())
+        if self.happens(provider, "rate_limit", f.rate_limit_rate):
+            return Reply(429, {"Retry-After": str(f.retry_after_seconds)}, json.dumps(
+                {"error": {"type": "rate_limit", "message": "too many requests"}}).encode())
         return None
 
     def bill(self, provider: str, request_id: str | None) -> str:
-        """'billed', 'repeat' (already billed for this id: free) or 'no_credits'."""
+        """'billed', 'repeat' (already billed for this id, and the provider is idempotent:
+        free) or 'no_credits'."""
         with self._lock:
             ids = self.ledger.billed_ids[provider]
-            if request_id and request_id in ids:
+            if request_id and request_id in ids and self.config.idempotent:
                 return "repeat"
             left = self.credits_left.get(provider)
             if left is not None and left <= 0:
@@ -267,6 +332,13 @@ class Emulator:
             return {"status": 404, "metadata": metadata,
                     "error": {"type": "not_found", "message": "No records were found matching your request"}}
         person, likelihood = found
+        try:
+            wanted = int(params.get("min_likelihood") or 0)
+        except (TypeError, ValueError):
+            wanted = 0
+        if likelihood < wanted:  # not likely enough for the client: not found, and free
+            return {"status": 404, "metadata": metadata,
+                    "error": {"type": "not_found", "message": "No records were found matching your request"}}
         billing = self.bill(PERSON, metadata.get("request_id"))
         if billing == "no_credits":
             return {"status": 402, "metadata": metadata,
@@ -311,47 +383,58 @@ class Emulator:
                             "geo": {"countryCode": company["country_code"]},
                             "indexedAt": f"2026-{1 + int(_share(company['company_id']) * 10):02d}-15"}}
 
-    def handle(self, provider: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def handle(self, provider: str, headers: dict[str, str], body: bytes) -> Reply:
         key = self.config.api_keys[provider]
         given = headers.get("x-api-key") if provider == PERSON else \
             (headers.get("authorization") or "").removeprefix("Bearer ").strip()
         if given != key:
-            return 401, {}, json.dumps({"error": {"type": "authentication_error",
-                                                  "message": "Invalid or missing API key"}}).encode()
+            return Reply(401, {}, json.dumps({"error": {"type": "authentication_error",
+                                                        "message": "Invalid or missing API key"}}).encode())
+        window = self.window(provider)
+        if isinstance(window, Reply):
+            return window
         injected = self.fault(provider)
         if injected:
             return injected
         with self._lock:
             left = self.credits_left.get(provider)
         if left is not None and left <= 0:
-            return 402, {}, json.dumps({"error": {"type": "payment_required",
-                                                  "message": "You have no credits left"}}).encode()
+            return Reply(402, window, json.dumps({"error": {"type": "payment_required",
+                                                            "message": "You have no credits left"}}).encode())
         try:
             payload = json.loads(body)
             items = payload["requests"] if provider == PERSON else payload["lookups"]
             if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH[provider]:
                 raise ValueError
         except (ValueError, KeyError, TypeError):
-            return 400, {}, json.dumps({"error": {"type": "invalid_request_error",
-                                                  "message": f"send 1-{MAX_BATCH[provider]} requests"}}).encode()
+            return Reply(400, window, json.dumps({"error": {"type": "invalid_request_error",
+                                                            "message": f"send 1-{MAX_BATCH[provider]} requests"}}).encode())
         f = self.config.faults[provider]
-        if len(items) > 1 and self.draw() < f.partial_rate:
+        if len(items) > 1 and self.happens(provider, "partial", f.partial_rate):
             items = items[:max(1, int(len(items) * self.draw()))]
+        junk = int(self.draw() * len(items)) if self.happens(provider, "junk_item", f.junk_item_rate) else None
         with self._lock:
             self.ledger.items[provider] += len(items)
             for item in items:
                 subject = (item.get("metadata") or {}).get("request_id") if provider == PERSON else item.get("domain")
                 self.ledger.asked[provider][str(subject)] += 1
-        if provider == PERSON:
-            answer: Any = [self.person_item(item) for item in items]
-        else:
-            answer = {"results": [self.company_item(item) for item in items]}
+        answered = ["internal error" if i == junk else self.person_item(item) if provider == PERSON
+                    else self.company_item(item) for i, item in enumerate(items)]
+        answer: Any = answered if provider == PERSON else {"results": answered}
         text = json.dumps(answer).encode()
-        if self.draw() < f.slow_rate:
-            time.sleep(f.slow_seconds)
-        if self.draw() < f.malformed_rate:
+        if self.happens(provider, "slow", f.slow_rate):
+            self.stopping.wait(f.slow_seconds)
+        if self.happens(provider, "gateway", f.gateway_rate):  # the work is done and billed; the gateway in front gave up
+            return Reply(502, {"Content-Type": "text/html"},
+                         b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
+                         b"</h1></center><hr><center>nginx</center></body></html>")
+        if self.happens(provider, "reset", f.reset_rate):
+            return Reply(200, window, text, "reset")
+        if self.happens(provider, "trickle", f.trickle_rate):
+            return Reply(200, window, text, "trickle")
+        if self.happens(provider, "malformed", f.malformed_rate):
             text = text[: max(1, len(text) // 2)]
-        return 200, {}, text
+        return Reply(200, window, text)
 
 
 def _handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
@@ -363,7 +446,8 @@ def _handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
 
         def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            if "Content-Type" not in headers:
+                self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             for k, v in headers.items():
                 self.send_header(k, v)
@@ -371,6 +455,35 @@ def _handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             try:
                 self.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+                pass
+
+        def _deliver(self, reply: Reply) -> None:
+            if reply.delivery == "whole":
+                self._send(reply.status, reply.headers, reply.body)
+                return
+            self.close_connection = True
+            if reply.delivery == "hang":  # read, never answered: the client's deadline must end it
+                emulator.stopping.wait(3600)
+                return
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply.body)))
+            for k, v in reply.headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            try:
+                if reply.delivery == "reset":  # half the body, then a TCP reset
+                    self.wfile.write(reply.body[: len(reply.body) // 2])
+                    self.wfile.flush()
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    return
+                for i in range(len(reply.body)):  # trickle: one byte at a time, for as long as it takes
+                    self.wfile.write(reply.body[i:i + 1])
+                    self.wfile.flush()
+                    if emulator.stopping.wait(emulator.config.faults[self._provider].trickle_seconds):
+                        return
+            except OSError:  # the client gave up
                 pass
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
@@ -388,10 +501,11 @@ def _handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 self._send(404, {}, b'{"error": {"type": "not_found"}}')
                 return
             headers = {k.lower(): v for k, v in self.headers.items()}
-            status, extra, text = emulator.handle(provider, headers, body)
+            self._provider = provider
+            reply = emulator.handle(provider, headers, body)
             with emulator._lock:
                 emulator.ledger.calls[provider] += 1
-                emulator.ledger.statuses[(provider, status)] += 1
-            self._send(status, extra, text)
+                emulator.ledger.statuses[(provider, reply.status)] += 1
+            self._deliver(reply)
 
     return Handler

@@ -6,14 +6,19 @@ are dropped from each request (company fields count for the whole domain); a req
 left with nothing to ask is skipped as covered.
 
 Per provider: batches of `batch_size`, `concurrency` calls in flight, retries with
-exponential back-off and full jitter that wait at least `Retry-After`, a timeout per
-call, and a circuit breaker that stops the provider after `breaker_failures`
-consecutive failed calls. A 401 or a 402 stops that provider cleanly; the others go on.
+exponential back-off and full jitter, a wall-clock deadline per call (connect, headers
+and body: ingestion/enrichment/http.py), per provider and per step, 429s waited out
+(Retry-After, or the window an `x-ratelimit-reset` header announces), and a circuit
+breaker that stops the provider after `breaker_failures` consecutive failed calls. A
+401 or a 402 stops that provider cleanly; the others go on. SIGTERM cuts the calls in
+flight and ends the run within a second or two.
 
-The budget (`max_credits`, `max_calls`) is never exceeded: a batch is sent only with
-one credit reserved per request in it (every request might match), and the credits of
-a call whose answer was lost (timeout, truncated body) stay spent, since the provider
-may have billed them.
+The budget (`max_credits` per night, `max_calls` per run) is never exceeded, by what
+the provider can have billed: every call reserves one credit per request in it and
+writes that worst case to the credit ledger (ingestion/enrichment/ledger.py) before it
+is sent; a call whose answer was lost keeps it spent, and a retry reserves again,
+because a provider without an idempotency key bills every time it is asked. The ledger
+outlives the process, so a crashed attempt's calls count against the night too.
 
 Every request sent gets a row in `raw_enrichment.provider_responses` (append-only, via
 dlt, as Arrow): matched, not_found, failed or unanswered. Rows are extracted to dlt's
@@ -43,7 +48,10 @@ from email.utils import parsedate_to_datetime
 import dlt
 import pyarrow as pa
 import requests
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from ingestion.enrichment.http import CallExpired, DeadlineSession, InFlight
+from ingestion.enrichment.ledger import CreditLedger, OpenCall, utc_day
 from ingestion.enrichment.providers import FIELDS, ItemAnswer, ProviderConfig, Request, RunLimits
 from ingestion.faults import checkpoint
 from ingestion.settings import Settings, table_exists
@@ -133,20 +141,26 @@ def read_requests(settings: Settings, only: list[str] | None = None, limit: int 
 # ----------------------------------------------------------------- budget ----
 
 class Budget:
-    """Credits and calls for the whole run, reserved before they can be spent."""
+    """Credits and calls for the whole night, reserved before they can be spent.
 
-    def __init__(self, max_credits: int = 0, max_calls: int = 0) -> None:
+    `spent` starts at what the night's ledger already holds (earlier attempts, crashed
+    calls), so a retry of the night cannot spend `max_credits` again. Waiting for credits
+    ends when `halt` is set (a signal, the step's deadline)."""
+
+    def __init__(self, max_credits: int = 0, max_calls: int = 0, spent: int = 0,
+                 halt: threading.Event | None = None) -> None:
         self.max_credits = max_credits or math.inf
         self.max_calls = max_calls or math.inf
         self.reserved = 0
-        self.spent = 0          # billed, plus what lost answers may have billed
+        self.spent = spent      # billed, plus what lost answers may have billed
         self.calls = 0
+        self.halt = halt or threading.Event()
         self._cond = threading.Condition()
 
     def reserve_credits(self, wanted: int) -> int:
         """Up to `wanted` credits, waiting while in-flight reservations may come back; 0: none left."""
         with self._cond:
-            while True:
+            while not self.halt.is_set():
                 free = self.max_credits - self.spent - self.reserved
                 if free >= 1:
                     granted = int(min(wanted, free))
@@ -154,7 +168,8 @@ class Budget:
                     return granted
                 if self.reserved == 0:
                     return 0
-                self._cond.wait(timeout=1.0)
+                self._cond.wait(timeout=0.2)
+            return 0
 
     def settle(self, reserved: int, spent: int) -> None:
         with self._cond:
@@ -279,6 +294,7 @@ class ProviderStats:
     credits: int = 0
     calls: int = 0
     seconds: float = 0.0
+    at_risk: int = 0            # credits lost answers may have cost (no answer to show for them)
     stopped: str | None = None
     stopped_by_budget: bool = False  # the run's own budget, not trouble with the provider
 
@@ -290,6 +306,10 @@ class ProviderStats:
 @dataclass
 class EnrichmentResult:
     run_id: str
+    period: str = ""            # the night max_credits is for (see ingestion/enrichment/ledger.py)
+    max_credits: int = 0        # 0: no limit
+    credits_before: int = 0     # the night's ledger before this run: earlier attempts, cut-off calls
+    period_credits: int = 0     # after it: everything the night may have been billed
     providers: list[ProviderStats] = field(default_factory=list)
     recovered_packages: int = 0
     credits_at_risk: int = 0
@@ -315,17 +335,77 @@ def _retry_after(response: requests.Response) -> float | None:
             return None
 
 
+def reset_seconds(value: str | None) -> float | None:
+    """Seconds until a rate-limit window resets, from an `x-ratelimit-reset`-style header:
+    seconds from now, epoch seconds or milliseconds, an HTTP or ISO 8601 date (UTC unless
+    it says otherwise), or a JSON object of windows (the latest one counts)."""
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip()
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = text
+    if isinstance(parsed, dict):
+        waits = [reset_seconds(str(v)) for v in parsed.values()]
+        return max((w for w in waits if w is not None), default=None)
+    if isinstance(parsed, (int, float)) and not isinstance(parsed, bool):
+        number = float(parsed)
+        if number > 1e12:                         # epoch milliseconds
+            return max(0.0, number / 1000 - time.time())
+        if number > 1e9:                          # epoch seconds
+            return max(0.0, number - time.time())
+        return max(0.0, number)                   # seconds from now
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        try:
+            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - _now()).total_seconds())
+
+
 def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | None, rng: random.Random) -> float:
     """Full-jitter exponential back-off, never shorter than the provider's Retry-After."""
     delay = rng.uniform(0, min(cap, base * 2 ** (attempt - 1)))
     return max(delay, retry_after) if retry_after is not None else delay
 
 
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Whether the call failed before the request could reach the provider (no connection)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
+
+
+@dataclass
+class CallResult:
+    """How one HTTP call to a provider ended."""
+
+    answers: dict[str, ItemAnswer] | None = None
+    http_status: int | None = None
+    error: str = ""
+    may_be_billed: bool = False   # the provider may have billed it, and we have no answer
+    retry: bool = False           # another attempt may succeed
+    wait: float | None = None     # the provider asked us to wait this long first (rate limit)
+    stop: str | None = None       # stop this provider for the run, with why
+
+
 class ProviderRun:
-    """One provider's share of a run: a queue of requests, worker threads, a breaker."""
+    """One provider's share of a run: a queue of requests, worker threads, a breaker.
+
+    Every call is bounded by a wall-clock deadline (timeout_seconds, and the provider's
+    and the step's deadlines); every call's worst case is in the credit ledger before it
+    goes out; whatever happens to a batch, its reservation is settled and its requests
+    are recorded (answered, or failed and asked again next run)."""
 
     def __init__(self, config: ProviderConfig, requests_: list[Request], budget: Budget, writer: ResponseWriter,
-                 run_id: str, stats: ProviderStats) -> None:
+                 run_id: str, stats: ProviderStats, *, ledger: CreditLedger, deadline: float = math.inf,
+                 in_flight: InFlight | None = None) -> None:
         self.config = config
         self.api = config.api
         self.url = config.base_url + self.api.path
@@ -334,11 +414,16 @@ class ProviderRun:
         self.writer = writer
         self.run_id = run_id
         self.stats = stats
+        self.ledger = ledger
+        self.halt = budget.halt   # set: every worker stops at once (a signal, the step's deadline)
+        self.in_flight = in_flight or InFlight()
+        self.deadline = min(deadline, time.monotonic() + config.max_seconds if config.max_seconds else math.inf)
         self.answers: list[tuple[Request, ItemAnswer]] = []
         self.at_risk = 0
         self._lock = threading.Lock()
         self._batches = 0
         self._consecutive_failures = 0
+        self._paused_until = 0.0  # monotonic: the provider's rate-limit window, for every worker
         self._rng = random.Random()
 
     def _safe(self, text: str) -> str:
@@ -352,132 +437,244 @@ class ProviderRun:
                 self.stats.stopped_by_budget = budget
                 log.warning("provider %s stopped for this run: %s", self.config.name, reason)
 
-    def _next_batch(self) -> tuple[list[Request], int]:
-        """Pop a batch with one credit reserved per request; empty when done or stopped."""
+    def end_all(self, reason: str) -> None:
+        """Stop every worker now: calls in flight are cut, waits end (a signal, a deadline)."""
+        self.stop(reason)
+        self.halt.set()
+        self.in_flight.cancel(reason)
+
+    def _next_batch(self) -> tuple[list[Request], int, str]:
+        """Pop a batch with one credit reserved per request, and its id; empty when done or stopped."""
         with self._lock:
             if self.stats.stopped or not self.queue:
-                return [], 0
+                return [], 0, ""
             wanted = min(self.config.batch_size, len(self.queue))
         granted = self.budget.reserve_credits(wanted)
         if granted == 0:
-            self.stop("credit budget of the run used up", budget=True)
-            return [], 0
+            if not self.halt.is_set():
+                self.stop("credit budget of the night used up", budget=True)
+            return [], 0, ""
         with self._lock:
             batch = [self.queue.popleft() for _ in range(min(granted, len(self.queue)))]
             self._batches += 1
+            batch_id = f"{self.run_id}-{self.config.name}-{self._batches}"
         if len(batch) < granted:
             self.budget.settle(granted - len(batch), 0)
-        return batch, len(batch)
+        return batch, len(batch), batch_id
 
     def worker(self) -> None:
-        session = requests.Session()
+        session = DeadlineSession(self.in_flight)
         try:
             while True:
-                batch, reserved = self._next_batch()
+                batch, reserved, batch_id = self._next_batch()
                 if not batch:
                     return
-                self._send(session, batch, reserved)
+                self._send(session, batch, reserved, batch_id)
         finally:
             session.close()
 
-    def _send(self, session: requests.Session, batch: list[Request], reserved: int) -> None:
-        cfg = self.config
-        batch_id = f"{self.run_id}-{cfg.name}-{self._batches}"
-        body = self.api.body(batch)
-        headers = self.api.headers(cfg.api_key)
-        requested_at = _now()
-        attempt = 0
-        http_status: int | None = None
-        error = ""
-        lost = 0     # credits a lost answer may have cost
-        answers: dict[str, ItemAnswer] | None = None
-        while answers is None:
-            if self.stats.stopped:
-                error = error or f"provider stopped: {self.stats.stopped}"
-                break
-            if not self.budget.take_call():
-                self.stop("call budget of the run used up", budget=True)
-                error = "call budget of the run used up"
-                break
-            attempt += 1
-            with self._lock:
-                self.stats.calls += 1
-            retry_after = None
-            failed = False
+    # ---- one call ----
+    def _call(self, session: DeadlineSession, body: bytes, headers: dict[str, str]) -> CallResult:
+        deadline = min(time.monotonic() + self.config.timeout_seconds, self.deadline)
+        try:
+            response = session.post_within(self.url, deadline, data=body, headers=headers)
+        except CallExpired as exc:
+            ended = str(exc)
+            return CallResult(error="no answer within timeout_seconds" if ended == "deadline" else f"cut off: {ended}",
+                              may_be_billed=True, retry=ended == "deadline")
+        except requests.Timeout as exc:  # a read timed out: the same wall clock, seen from the socket
+            if _never_sent(exc):
+                return CallResult(error=f"connection error: {type(exc).__name__}", retry=True)
+            return CallResult(error="no answer within timeout_seconds", may_be_billed=True, retry=True)
+        except requests.RequestException as exc:
+            if _never_sent(exc):
+                return CallResult(error=f"connection error: {type(exc).__name__}", retry=True)
+            # the request went out; the answer did not come back whole (a reset, a cut body)
+            return CallResult(error=f"connection lost: {type(exc).__name__}", may_be_billed=True, retry=True)
+        status = response.status_code
+        self._note_rate_limit(response)
+        if status == 200:
             try:
-                response = session.post(self.url, data=body, headers=headers, timeout=cfg.timeout_seconds)
-            except requests.Timeout:
-                failed, error, http_status, lost = True, "timeout", None, len(batch)
-            except requests.RequestException as exc:
-                failed, error, http_status = True, f"connection error: {type(exc).__name__}", None
-            else:
-                http_status = response.status_code
-                if http_status == 200:
-                    try:
-                        answers = self.api.answers(response.json())
-                    except ValueError:
-                        failed, error, lost = True, "malformed response body", len(batch)
-                elif http_status in (401, 403):
-                    self.stop(f"API key rejected (HTTP {http_status}); check the {cfg.name} api_key")
-                    error = f"HTTP {http_status}"
+                return CallResult(answers=self.api.answers(response.json()), http_status=200)
+            except Exception:  # noqa: BLE001 - any body we cannot read is a lost answer, whatever it holds
+                return CallResult(http_status=200, error="malformed response body", may_be_billed=True, retry=True)
+        if status in (401, 403):
+            return CallResult(http_status=status, error=f"HTTP {status}",
+                              stop=f"API key rejected (HTTP {status}); check the {self.config.name} api_key")
+        if status == 402:
+            return CallResult(http_status=status, error="HTTP 402", stop="the provider's credits ran out (HTTP 402)")
+        if status == 429:
+            return CallResult(http_status=status, error="HTTP 429 rate limited", retry=True,
+                              wait=self._rate_limit_wait(response))
+        if status >= 500:
+            # 503: not taken in; other 5xx (a gateway page) may come after the provider billed
+            return CallResult(http_status=status, error=f"HTTP {status}", may_be_billed=status != 503, retry=True)
+        return CallResult(http_status=status, error=self._safe(f"HTTP {status}: {response.text[:200]}"))
+
+    def _rate_limit_wait(self, response: requests.Response) -> float | None:
+        waits = [w for w in (_retry_after(response),
+                             reset_seconds(response.headers.get(self.config.rate_limit_reset_header))) if w is not None]
+        return max(waits) if waits else None
+
+    def _note_rate_limit(self, response: requests.Response) -> None:
+        """A window with no calls left pauses every worker of this provider until it resets."""
+        remaining = response.headers.get(self.config.rate_limit_remaining_header)
+        if remaining is None:
+            return
+        try:
+            values = json.loads(remaining)
+        except ValueError:
+            return
+        values = values.values() if isinstance(values, dict) else [values]
+        if any(isinstance(v, (int, float)) and v <= 0 for v in values):
+            wait = reset_seconds(response.headers.get(self.config.rate_limit_reset_header))
+            if wait:
+                self._pause(wait)
+
+    def _pause(self, seconds: float) -> None:
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    def _sleep(self, seconds: float) -> None:
+        """Sleep, but no longer than the deadlines, and not at all once halted."""
+        seconds = min(seconds, max(0.0, self.deadline - time.monotonic()))
+        if seconds > 0:
+            self.halt.wait(seconds)
+
+    def _why_not_send(self) -> str | None:
+        if self.halt.is_set() or self.stats.stopped:
+            return f"provider stopped: {self.stats.stopped or 'the run was stopped'}"
+        if time.monotonic() >= self.deadline:
+            self.stop("its deadline passed (max_seconds)")
+            return "deadline passed before the call"
+        with self._lock:
+            pause = self._paused_until - time.monotonic()
+        if pause > self.config.max_rate_limit_wait_seconds:
+            self.stop(f"rate limited for {pause:,.0f} s more (more than max_rate_limit_wait_seconds)")
+            return "rate limited"
+        self._sleep(pause)
+        return None
+
+    # ---- one batch ----
+    def _send(self, session: DeadlineSession, batch: list[Request], reserved: int, batch_id: str) -> None:
+        cfg = self.config
+        body = self.api.body(batch, cfg.min_likelihood)
+        headers = self.api.headers(cfg.api_key)
+        ids = [r.request_id for r in batch]
+        requested_at = _now()
+        attempts = rate_limited = 0
+        lost = 0                  # credits this batch's calls may have been billed without an answer
+        open_call = None          # a call in the ledger as sent, not yet as ended
+        result = CallResult(error="not sent")
+        try:
+            while True:
+                why_not = self._why_not_send()
+                if why_not:
+                    result = CallResult(error=why_not)
                     break
-                elif http_status == 402:
-                    self.stop("the provider's credits ran out (HTTP 402)")
-                    error = "HTTP 402"
+                if reserved < len(batch):  # the last attempt's credits went to a lost answer
+                    reserved += self.budget.reserve_credits(len(batch) - reserved)
+                    if reserved < len(batch):
+                        self.stop("credit budget of the night used up", budget=True)
+                        result = CallResult(error="credit budget of the night used up before a retry")
+                        break
+                if not self.budget.take_call():
+                    self.stop("call budget of the run used up", budget=True)
+                    result = CallResult(error="call budget of the run used up")
                     break
-                elif http_status == 429:
-                    retry_after = _retry_after(response)
-                    error = "HTTP 429 rate limited"
-                elif http_status >= 500:
-                    failed, error = True, f"HTTP {http_status}"
-                else:
-                    error = self._safe(f"HTTP {http_status}: {response.text[:200]}")
-                    break
-            if answers is not None:
+                attempts += 1
+                open_call = f"{batch_id}-{attempts}"
+                self.ledger.sent(open_call, cfg.name, len(batch), ids, self.run_id)
                 with self._lock:
-                    self._consecutive_failures = 0
-                break
-            if failed:
+                    self.stats.calls += 1
+                result = self._call(session, body, headers)
+                if result.answers is not None:
+                    charged = sum(1 for rid in ids if (a := result.answers.get(rid)) is not None
+                                  and a.status == 200 and a.billed)
+                    # an item left out of the answer, or unreadable, may have been billed all the same
+                    unread = sum(1 for rid in ids if rid not in result.answers)
+                    self.ledger.ended(open_call, charged + unread, lost=False)
+                    open_call = None
+                    self.budget.settle(reserved, charged + unread)
+                    reserved = 0
+                    with self._lock:
+                        self.at_risk += unread
+                        self.stats.at_risk += unread
+                    with self._lock:
+                        self._consecutive_failures = 0
+                    break
+                spent = len(batch) if result.may_be_billed else 0
+                self.ledger.ended(open_call, spent, lost=result.may_be_billed)
+                open_call = None
+                if result.may_be_billed:
+                    self.budget.settle(reserved, spent)
+                    reserved = 0
+                    lost += spent
+                if result.stop:
+                    self.stop(result.stop)
+                    break
+                if not result.retry:
+                    break
+                if result.http_status == 429 and rate_limited < cfg.max_rate_limit_waits:
+                    rate_limited += 1  # the provider's pace, not a failure: wait for its window
+                    self._pause(result.wait if result.wait is not None else
+                                backoff_delay(rate_limited, cfg.backoff_seconds, cfg.max_backoff_seconds, None,
+                                              self._rng))
+                    continue
                 with self._lock:
                     self._consecutive_failures += 1
                     tripped = self._consecutive_failures >= cfg.breaker_failures
                 if tripped:
-                    self.stop(f"circuit open after {cfg.breaker_failures} failed calls in a row (last: {error})")
-            if attempt > cfg.max_retries:
-                break
-            time.sleep(backoff_delay(attempt, cfg.backoff_seconds, cfg.max_backoff_seconds, retry_after, self._rng))
-
-        if answers is None and attempt == 0:
+                    self.stop(f"circuit open after {cfg.breaker_failures} failed calls in a row (last: "
+                              f"{result.error})")
+                if attempts - rate_limited > cfg.max_retries:
+                    break
+                self._sleep(backoff_delay(attempts - rate_limited, cfg.backoff_seconds, cfg.max_backoff_seconds,
+                                          result.wait, self._rng))
+        except Exception as exc:  # noqa: BLE001 - whatever goes wrong, the batch is settled and recorded
+            log.error("provider %s: a batch failed on %s; its requests stay pending", cfg.name, type(exc).__name__)
+            log.debug("batch failure", exc_info=True)
+            result = CallResult(error=f"internal error: {type(exc).__name__}", may_be_billed=open_call is not None)
+            if open_call is not None:
+                self.ledger.ended(open_call, len(batch), lost=True)
+                lost += len(batch)
+                self.budget.settle(reserved, len(batch))
+                reserved = 0
+        finally:
+            if reserved:
+                self.budget.settle(reserved, 0)
+        if result.answers is None and attempts == 0:
             # never sent (the provider stopped meanwhile): back to the queue, counted as not sent
-            self.budget.settle(reserved, 0)
             with self._lock:
                 self.queue.extend(batch)
             return
+        self._record(batch, batch_id, requested_at, attempts, result, lost)
+
+    def _record(self, batch: list[Request], batch_id: str, requested_at: datetime, attempts: int,
+                result: CallResult, lost: int) -> None:
+        cfg = self.config
         answered_at = _now()
         rows: list[dict] = []
-        charged = 0
         requeue: list[Request] = []
         for request in batch:
-            request.attempts += attempt
-            answer = answers.get(request.request_id) if answers is not None else None
+            request.attempts += attempts
+            answer = result.answers.get(request.request_id) if result.answers is not None else None
             row = {"request_id": request.request_id, "provider": cfg.name, "provider_kind": cfg.kind,
                    "run_id": self.run_id, "batch_id": batch_id, "contact_id": request.contact_id,
                    "company_domain": request.company_domain, "requested_fields": " ".join(sorted(request.wants)),
-                   "attempts": request.attempts, "requested_at": requested_at, "http_status": http_status}
-            if answers is None:
-                row.update(outcome="failed", error_message=error or "no answer", may_be_billed=lost > 0)
+                   "attempts": request.attempts, "requested_at": requested_at, "http_status": result.http_status,
+                   "may_be_billed": lost > 0}
+            if result.answers is None:
+                row.update(outcome="failed", error_message=result.error or "no answer")
             elif answer is None:
                 if request.attempts <= cfg.max_retries and not self.stats.stopped:
                     requeue.append(request)     # left out of a partial answer: into a later batch
                     continue
                 row.update(outcome="unanswered", error_message="left out of the provider's answer")
             elif answer.status in (200, 404):
-                # billed now (a repeat of a request id the provider already billed, after a lost
-                # answer, is free); the answer itself cost one credit either way
-                charged += 1 if answer.status == 200 and answer.billed else 0
                 row.update(outcome="matched" if answer.status == 200 else "not_found", answered_at=answered_at,
                            item_status=answer.status, likelihood=answer.likelihood,
-                           credits_charged=1 if answer.status == 200 else 0,
+                           credits_charged=1 if answer.status == 200 and answer.billed else 0,
                            payload=json.dumps(answer.payload, sort_keys=True))
                 if answer.status == 200:
                     self.answers.append((request, answer))
@@ -487,13 +684,12 @@ class ProviderRun:
                 row.update(outcome="unanswered", item_status=answer.status,
                            error_message=f"item status {answer.status}")
             rows.append(row)
-        # credits of a lost answer stay spent: the provider may have billed them
-        self.budget.settle(reserved, charged + (lost if answers is None else 0))
         self.writer.add(rows)
         with self._lock:
-            self.at_risk += lost if answers is None else 0
+            self.at_risk += lost
             self.queue.extend(requeue)
-            self.stats.credits += charged
+            self.stats.credits += sum(r.get("credits_charged") or 0 for r in rows)
+            self.stats.at_risk += lost
             for row in rows:
                 outcome = row["outcome"]
                 setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
@@ -504,10 +700,18 @@ class ProviderRun:
                                 thread_name_prefix=f"enrich-{self.config.name}") as pool:
             futures = [pool.submit(self.worker) for _ in range(self.config.concurrency)]
             pending = set(futures)
-            while pending:
-                _, pending = wait(pending, timeout=0.2)
-                progress.update(self.stats)
-                self.writer.maybe_flush()
+            try:
+                while pending:
+                    _, pending = wait(pending, timeout=0.2)
+                    progress.update(self.stats)
+                    self.writer.maybe_flush()
+                    if time.monotonic() >= self.deadline and not self.halt.is_set():
+                        self.stop("its deadline passed (max_seconds)")
+                        self.in_flight.cancel("deadline")
+            except BaseException:  # a signal (SIGTERM, Ctrl-C): the workers stop within a second
+                self.end_all("the run was stopped")
+                wait(futures)
+                raise
             for f in futures:
                 f.result()
         with self._lock:
@@ -543,11 +747,15 @@ def _remaining(request: Request, by_contact: dict[str, set[str]], by_domain: dic
 
 def run_enrichment(settings: Settings, *, dry_run: bool = False, only: list[str] | None = None,
                    limit: int | None = None, limits: RunLimits | None = None,
-                   progress: Progress | None = None) -> EnrichmentResult:
-    """Ask the providers for what enriched.enrichment_requests lists; see the module doc."""
+                   progress: Progress | None = None, budget_period: str | None = None) -> EnrichmentResult:
+    """Ask the providers for what enriched.enrichment_requests lists; see the module doc.
+
+    `budget_period` names the night `max_credits` is for (the nightly run passes its own,
+    shared by its retries and resumed runs); by default the UTC date."""
     run_id = f"{_now():%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-    result = EnrichmentResult(run_id=run_id, dry_run=dry_run)
+    result = EnrichmentResult(run_id=run_id, dry_run=dry_run, period=budget_period or utc_day())
     limits = limits or RunLimits.from_config()
+    step_deadline = time.monotonic() + limits.max_seconds if limits.max_seconds else math.inf
     pipeline = None if dry_run else make_pipeline(settings)
     if pipeline is not None:
         # answers a killed run received are loaded before anything is asked again
@@ -559,9 +767,11 @@ def run_enrichment(settings: Settings, *, dry_run: bool = False, only: list[str]
     by_provider: dict[str, list[Request]] = {}
     for r in requests_:
         by_provider.setdefault(r.provider, []).append(r)
+    ledger = CreditLedger(settings.credit_ledger, result.period)
+    result.max_credits = limits.max_credits
 
     if dry_run:
-        credits_left = limits.max_credits or math.inf
+        credits_left = max(0, (limits.max_credits or math.inf) - ledger.spent_before)
         calls_left = limits.max_calls or math.inf
         for cfg in configs:
             todo = by_provider.get(cfg.name, [])[:limit]
@@ -573,16 +783,19 @@ def run_enrichment(settings: Settings, *, dry_run: bool = False, only: list[str]
                                 int(calls), int(credits)])
         return result
 
-    budget = Budget(limits.max_credits, limits.max_calls)
     writer = ResponseWriter(pipeline, limits.flush_seconds)
+    # calls a crash cut off: spent at their worst case, their requests on record as such
+    writer.add(_cut_off_rows(ledger.close_open_calls(), requests_, run_id))
+    budget = Budget(limits.max_credits, limits.max_calls, spent=ledger.spent_before)
+    result.credits_before = ledger.spent_before
     progress = progress or Progress()
     by_contact: dict[str, set[str]] = {}
     by_domain: dict[str, set[str]] = {}
     # answers received since enrichment_requests was built (a killed run's, just recovered)
     # cover the later providers' requests, as if they had come in this run
     received: dict[str, list[tuple]] = {}
-    for provider, contact_id, company_domain, payload in read_answers_since_requests(settings):
-        answer = ItemAnswer(status=200, likelihood=None, billed=False, payload=json.loads(payload or "{}"))
+    for provider, contact_id, company_domain, likelihood, payload in read_answers_since_requests(settings):
+        answer = ItemAnswer(status=200, likelihood=likelihood, billed=False, payload=json.loads(payload or "{}"))
         received.setdefault(provider, []).append((contact_id, company_domain, answer))
     try:
         for cfg in configs:
@@ -591,19 +804,22 @@ def run_enrichment(settings: Settings, *, dry_run: bool = False, only: list[str]
             todo = []
             for r in by_provider.get(cfg.name, []):
                 remaining = _remaining(r, by_contact, by_domain)
-                # an answer a lost call may have paid for is fetched whatever the waterfall says
-                if not remaining and not r.lost_answers:
+                if not remaining:
                     stats.covered += 1
                     continue
-                r.wants = remaining or r.wants
+                r.wants = remaining
                 todo.append(r)
             if limit is not None:
                 stats.not_sent += max(0, len(todo) - limit)
                 todo = todo[:limit]
             stats.to_send = len(todo)
+            if time.monotonic() >= step_deadline or budget.halt.is_set():
+                stats.stopped = "the enrichment step's deadline passed ([sources.enrichment] max_seconds)"
+                stats.not_sent += len(todo)
+                continue
             log.info("enrichment: asking %s for %d requests (%d covered by earlier providers)",
                      cfg.name, len(todo), stats.covered)
-            run = ProviderRun(cfg, todo, budget, writer, run_id, stats)
+            run = ProviderRun(cfg, todo, budget, writer, run_id, stats, ledger=ledger, deadline=step_deadline)
             run.run(progress)
             result.credits_at_risk += run.at_risk
             for request, answer in run.answers:
@@ -612,13 +828,41 @@ def run_enrichment(settings: Settings, *, dry_run: bool = False, only: list[str]
                 _cover(cfg, contact_id, company_domain, answer, by_contact, by_domain)
             writer.maybe_flush()
     finally:
+        result.period_credits = budget.spent
         writer.close()
     return result
 
 
+def _cut_off_rows(calls: list[OpenCall], pending: list[Request], run_id: str) -> list[dict]:
+    """Response rows for the pending requests of calls a crash cut off: failed, may have been billed."""
+    by_id = {r.request_id: r for r in pending}
+    rows, now = [], _now()
+    for call in calls:
+        for request_id in call.request_ids:
+            request = by_id.get(request_id)
+            if request is None:  # answered after all (a package the crashed run extracted), or not needed
+                continue
+            request.lost_answers += 1
+            rows.append({"request_id": request_id, "provider": request.provider,
+                         "provider_kind": request.provider_kind, "run_id": call.run_id or f"{run_id}-cut-off",
+                         "batch_id": call.call_id,
+                         "contact_id": request.contact_id, "company_domain": request.company_domain,
+                         "requested_fields": " ".join(sorted(request.wants)), "attempts": 1, "requested_at": now,
+                         "outcome": "failed", "may_be_billed": True,
+                         "error_message": "the run that sent it ended before the answer was recorded"})
+    if rows:
+        log.warning("%d request(s) of %d call(s) cut off by an interrupted run: counted as possibly billed, "
+                    "asked again", len(rows), len(calls))
+    return rows
+
+
 def _cover(cfg: ProviderConfig, contact_id: str | None, company_domain: str | None, answer: ItemAnswer,
            by_contact: dict[str, set[str]], by_domain: dict[str, set[str]]) -> None:
-    """Note the fields a matched answer supplies, for the contact and for its company's domain."""
+    """Note the fields a matched answer supplies, for the contact and for its company's domain
+    (enriched_provider_values gives a person answer's company facts to every contact at its
+    company's domain). An answer less likely than enrichment_min_likelihood supplies nothing."""
+    if answer.likelihood is not None and answer.likelihood < cfg.min_likelihood:
+        return
     fields, domain = cfg.api.supplied(answer)
     if contact_id:
         by_contact.setdefault(contact_id, set()).update(fields)
@@ -636,7 +880,7 @@ def read_answers_since_requests(settings: Settings) -> list[tuple]:
         if not table_exists(con, DATASET_NAME, RESPONSES_TABLE):
             return []
         return con.execute(f"""
-            select provider, contact_id, company_domain, payload from {DATASET_NAME}.{RESPONSES_TABLE}
+            select provider, contact_id, company_domain, likelihood, payload from {DATASET_NAME}.{RESPONSES_TABLE}
             where outcome = 'matched' and request_id in (select request_id from enriched.enrichment_requests)
             """).fetchall()
     finally:

@@ -108,6 +108,17 @@
     {{ return(nodes) }}
 {% endmacro %}
 
+{#-
+    The segment models named in CONTACTS_SEGMENT_MODELS (space-separated), which every dbt
+    the project starts sets from the files in models/segments (ingestion/settings.py). dbt
+    cannot list a folder's models while it parses, so this is how segment_catalog can
+    ref() them: the lineage segments -> catalog -> memberships -> exports is drawn, and
+    `dbt build --select my_segment+` rebuilds what the exports read.
+-#}
+{% macro lineage_segment_names() %}
+    {{ return(env_var('CONTACTS_SEGMENT_MODELS', '').replace(',', ' ').split()) }}
+{% endmacro %}
+
 {#- on-run-end: a segment whose file was removed (or disabled) ends every spell it had -#}
 {% macro close_spells_of_removed_segments() %}
     {%- if not execute %}{{ return('') }}{% endif %}

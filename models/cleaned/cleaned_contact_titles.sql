@@ -68,9 +68,9 @@ final as (
         {{ cleaned_lineage_columns() }},
         title_keys.job_title_original,
         title_keys.job_title,
-        -- a title that names no level is an individual contributor
-        case when title_keys.job_title_key is not null then coalesce(title_classes.seniority, 'entry') end
-            as seniority,
+        -- a title that names no level ("Actuary", "Account Executive") says nothing about
+        -- seniority: unknown, so enrichment_requests asks a provider for it
+        title_classes.seniority,
         title_classes.department
     from title_keys
     left join title_classes

@@ -1,12 +1,17 @@
 -- Every value a provider supplied for a live contact, one row per (contact, field,
 -- provider): the provider's latest likely answer. Person answers follow a merged contact
 -- to its live id (contact_id_aliases); their company facts count only for the company the
--- contact works at (same domain, or the contact has none). Company answers reach every
--- contact at the domain. dim_contacts chooses among these and the first-party values.
+-- contact works at (same domain, or the contact has none), and reach every other contact
+-- at that company's domain too, as company answers do: enrichment_requests counts a
+-- domain's company facts as known whichever answer told them, so a colleague is not asked
+-- and gets them here. dim_contacts chooses among these and the first-party values.
 
+{#- the answers each kind of row comes from (colleague: a person answer's employer facts,
+    for the other contacts at its domain), and the fields it supplies -#}
 {%- set fields = {
     'person': ['job_title', 'seniority', 'department', 'company_name', 'company_size_band', 'industry'],
     'company': ['company_name', 'company_size_band', 'industry'],
+    'colleague': ['company_size_band', 'industry'],
 } %}
 {%- set company_fields = ['company_name', 'company_size_band', 'industry'] %}
 {#- a person answer's company facts are the employer the provider knows: the contact's? #}
@@ -63,6 +68,24 @@ company_answers_of_live_contacts as (
 
 ),
 
+-- a person answer's employer facts, for the colleagues at its domain
+colleague_answers_of_live_contacts as (
+
+    select
+        contacts.contact_id,
+        contacts.company_domain as contact_company_domain,
+        person_answers.request_id,
+        person_answers.provider,
+        person_answers.likelihood,
+        person_answers.observed_on,
+        person_answers.answered_at,
+        person_answers.company_size_band,
+        person_answers.industry
+    from person_answers
+    inner join contacts on person_answers.company_domain = contacts.company_domain
+
+),
+
 values_supplied as (
 
     {%- for kind, kind_fields in fields.items() %}
@@ -72,7 +95,7 @@ values_supplied as (
                 '{{ field }}' as field_name,
                 cast({{ field }} as {{ dbt.type_string() }}) as field_value,
                 provider,
-                '{{ kind }}' as provider_kind,
+                '{{ "person" if kind == "colleague" else kind }}' as provider_kind,
                 request_id,
                 likelihood,
                 coalesce(cast(observed_on as timestamp), answered_at) as observed_at,

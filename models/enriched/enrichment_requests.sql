@@ -276,11 +276,9 @@ wanted_requests as (
     from keyed
     left join failed_attempts on keyed.request_id = failed_attempts.request_id
     where
-        (
-            keyed.wants_job_title or keyed.wants_seniority or keyed.wants_company_size or keyed.wants_industry
-            -- an answer a lost call may have paid for is fetched even when nothing is missing any more
-            or failed_attempts.lost_answers > 0
-        )
+        -- a lost answer is not fetched for its own sake: a provider without an idempotency
+        -- key bills every time it is asked
+        (keyed.wants_job_title or keyed.wants_seniority or keyed.wants_company_size or keyed.wants_industry)
         -- a provider rests on a subject it matched within the TTL or did not find within the back-off
         and not coalesce(
             (keyed.previous_outcome = 'matched' and keyed.previous_answered_at >= {{ fresh_since }})

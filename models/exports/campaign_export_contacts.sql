@@ -1,7 +1,6 @@
 -- A view, like the rest of this folder: the exports read every segment as it was last
--- built. dbt cannot list the segments as parents of this model (a segment is found at run
--- time, see segment_catalog), so `dbt build --select my_segment` does not rebuild it; as
--- a view it needs no rebuild, and no export is older than its segment.
+-- built (the segments' post-hooks keep the membership log these views read), and
+-- `dbt build --select my_segment+` reaches this model through segment_catalog.
 
 -- The rows the campaign exports are written from (python -m ingestion export): one row
 -- per (segment, contact) that may be contacted, with the columns a campaign tool needs.

@@ -2,8 +2,23 @@
 -- when the model is built: nothing to list by hand. The exporter writes one file pair per
 -- row here, so a segment with no members still gets its (empty) files. A segment without
 -- a description or an owner (meta.owner) fails the build.
+--
+-- Its parents in dbt's lineage are the segments named in CONTACTS_SEGMENT_MODELS, which
+-- the project's commands set from the files in models/segments (dbt cannot list a
+-- folder's models while it parses); a segment missing there still gets here, with a
+-- warning that the lineage lacks it.
+{%- for name in lineage_segment_names() %}
+-- depends_on: {{ ref(name) }}
+{%- endfor %}
 
 {%- set segments = segment_nodes() %}
+{%- set drawn = lineage_segment_names() %}
+{%- for node in segments if node.name not in drawn %}
+    {%- do exceptions.warn(
+        "Segment '" ~ node.name ~ "' is not in dbt's lineage (" ~ node.name ~ "+ does not reach the exports): "
+        ~ "run dbt through make, python -m ingestion, or an activated .venv, which name the segments "
+        ~ "in CONTACTS_SEGMENT_MODELS") %}
+{%- endfor %}
 {%- for node in segments %}
     {%- if not node.description or not node.meta.get('owner') %}
         {{ exceptions.raise_compiler_error(

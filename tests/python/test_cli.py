@@ -98,3 +98,17 @@ def test_info_logs_carry_no_emails_or_names(workspace, fixture_files):
     assert not re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", result.stderr), "an email address reached the logs"
     for name in ("Ann", "Stone", "Hélène", "Müller", "Jane Roe"):
         assert name not in result.stderr
+
+
+def test_dbt_in_the_activated_venv_draws_every_segment_in_the_lineage(tmp_path):
+    """The README's `source .venv/bin/activate` then `dbt ...`: the venv's dbt names the
+    segment models, so `my_segment+` reaches the exports (and dbt docs draws the edges)."""
+    activate = REPO_ROOT / ".venv" / "bin" / "activate"
+    listed = subprocess.run(
+        ["bash", "-c", f'source "{activate}" && cd "{REPO_ROOT}" && dbt ls --select region_europe+ '
+                       f'--resource-type model exposure --output name --target-path "{tmp_path}/target"'],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CONTACTS_WAREHOUSE": str(tmp_path / "w.duckdb")},
+        capture_output=True, text=True, timeout=300)
+    assert listed.returncode == 0, listed.stdout[-2000:] + listed.stderr[-2000:]
+    assert {"region_europe", "segment_catalog", "segment_memberships", "campaign_export_contacts",
+            "campaign_list_exports"} <= set(listed.stdout.split()), listed.stdout

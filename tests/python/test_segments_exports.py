@@ -29,7 +29,7 @@ from ingestion.enrichment.providers import RunLimits
 from ingestion.exports import COLUMNS, MANIFEST, run_export
 from ingestion.load import run_load
 from ingestion.privacy import forget
-from ingestion.settings import REPO_ROOT, Settings, load_settings
+from ingestion.settings import REPO_ROOT, SEGMENT_MODELS_VAR, Settings, load_settings, segment_models
 from ingestion.suppression import email_hmac, email_sha256
 
 KEYS = {PERSON: "sk-person-segments-1", COMPANY: "sk-company-segments-1"}
@@ -218,27 +218,56 @@ def test_a_new_segment_file_is_picked_up_and_a_segment_without_owner_fails(ws: S
     for part in ("dbt_project.yml", "models", "macros", "seeds", "tests", "profiles"):
         source = REPO_ROOT / part
         (shutil.copytree if source.is_dir() else shutil.copy)(source, project / part)
-    (project / "models" / "segments" / "france_engineers.sql").write_text(
-        "select contact_id from {{ ref('dim_contacts') }}\n"
-        "where country_code = 'FR' and department = 'engineering'\n")
+    segment_file = project / "models" / "segments" / "france_engineers.sql"
+    segment_file.write_text("select contact_id from {{ ref('dim_contacts') }}\n"
+                            "where country_code = 'FR' and department = 'engineering'\n")
     (project / "models" / "segments" / "_france_engineers.yml").write_text(
         "version: 2\nmodels:\n  - name: france_engineers\n    description: Engineers in France.\n"
         "    meta:\n      owner: someone@agency.example\n")
 
-    def dbt(*args: str) -> subprocess.CompletedProcess:
+    def dbt(*args: str, lineage: bool = True) -> subprocess.CompletedProcess:
+        env = ws.dbt_env()  # what every dbt the project starts gets: the segments of this project
+        env[SEGMENT_MODELS_VAR] = " ".join(segment_models(project)) if lineage else ""
         return subprocess.run([dbt_executable(), *args, "--project-dir", str(project), "--profiles-dir",
-                               str(project / "profiles")], cwd=project, env=ws.dbt_env(), capture_output=True,
+                               str(project / "profiles")], cwd=project, env=env, capture_output=True,
                               text=True, check=False)
 
-    built = dbt("build", "--select", "france_engineers", "segment_catalog+")
+    # the one new file is in dbt's lineage: segment -> catalog -> memberships -> export rows -> exposure
+    listed = dbt("ls", "--select", "france_engineers+", "--resource-type", "model", "exposure", "--output", "name")
+    assert listed.returncode == 0, listed.stdout[-3000:]
+    assert {"segment_catalog", "segment_memberships", "campaign_export_contacts",
+            "campaign_list_exports"} <= set(listed.stdout.split()), listed.stdout
+    # a dbt that does not name the segments still exports them, and says the lineage lacks them
+    unnamed = dbt("compile", "--select", "segment_catalog", lineage=False)
+    assert unnamed.returncode == 0 and "Segment 'france_engineers' is not in dbt's lineage" in unnamed.stdout
+
+    # defined, not built yet: not exported, and the export says why
+    assert run_export(ws, project=project).refused.keys() == {"france_engineers"}
+    built = dbt("build", "--select", "france_engineers+")
     assert built.returncode == 0, built.stdout[-3000:]
     expected = {r[0] for r in query(ws, "select contact_id from enriched.dim_contacts "
                                         "where country_code = 'FR' and department = 'engineering'")}
     members = {r[0] for r in query(ws, "select contact_id from exports.segment_memberships "
                                        "where segment_name = 'france_engineers'")}
     assert expected and members == expected
-    run_export(ws)
-    assert (ws.export_dir / "france_engineers" / "france_engineers.parquet").exists()
+    assert not run_export(ws, project=project).refused
+    exported = ws.export_dir / "france_engineers" / "france_engineers.parquet"
+    assert {r["contact_id"] for r in pq.read_table(exported).to_pylist()} <= expected
+
+    # the rule changed and not rebuilt: the list keeps its previous files instead of
+    # shipping members chosen by the old rule; rebuilt, it follows the new one
+    segment_file.write_text("select contact_id from {{ ref('dim_contacts') }} where country_code = 'FR'\n")
+    before = exported.read_bytes()
+    result = run_export(ws, project=project)
+    assert list(result.refused) == ["france_engineers"] and "changed after" in result.refused["france_engineers"]
+    assert exported.read_bytes() == before
+    assert "france_engineers" in {s["segment"] for s in json.loads((ws.export_dir / "manifest.json").read_text())
+                                  ["segments"]}
+    assert dbt("build", "--select", "france_engineers+").returncode == 0
+    assert not run_export(ws, project=project).refused
+    french = {r[0] for r in query(ws, "select contact_id from exports.campaign_export_contacts "
+                                      "where country_code = 'FR' and segment_name = 'region_europe'")}
+    assert {r["contact_id"] for r in pq.read_table(exported).to_pylist()} == french
 
     (project / "models" / "segments" / "no_owner.sql").write_text("select contact_id from {{ ref('dim_contacts') }}\n")
     failed = dbt("build", "--select", "no_owner", "segment_catalog")
@@ -246,12 +275,12 @@ def test_a_new_segment_file_is_picked_up_and_a_segment_without_owner_fails(ws: S
 
     # the segment file removed: its members leave, its export folder goes
     (project / "models" / "segments" / "no_owner.sql").unlink()
-    (project / "models" / "segments" / "france_engineers.sql").unlink()
+    segment_file.unlink()
     assert dbt("build", "--select", "segment_catalog+").returncode == 0
     reasons = {r[0] for r in query(ws, "select distinct left_reason from exports.segment_membership_history "
                                        "where segment_name = 'france_engineers'")}
     assert reasons == {"segment removed"}
-    run_export(ws)
+    run_export(ws, project=project)
     assert not (ws.export_dir / "france_engineers").exists()
 
 

@@ -15,9 +15,11 @@ import json
 import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -328,6 +330,48 @@ def test_a_rejected_key_and_an_unreachable_provider_alert(scheduled_night, tmp_p
     alert = json.dumps(receiver.messages[0])
     assert "check the API key" in alert and "company: unreachable" in alert
     assert "a-revoked-key" not in result.stdout + result.stderr + alert
+
+
+def test_sigterm_during_a_hanging_enrichment_ends_the_night_recorded_and_alerted(scheduled_night, tmp_path,
+                                                                                  receiver):
+    """A provider that never answers, a call timeout of five minutes, and the scheduler's
+    SIGTERM: the night ends within seconds, records and reports itself, and alerts; the
+    requests in flight are on record as possibly billed and stay pending."""
+    from ingestion.enrichment.emulator import Faults
+
+    root = copy_of(scheduled_night, tmp_path)
+    keys = {PERSON: "person-key", COMPANY: "company-key"}
+    hang = Faults(hang_rate=1.0)
+    with Emulator(EmulatorConfig(truth_dir=root / "truth", api_keys=keys,
+                                 faults={PERSON: hang, COMPANY: hang})) as emulator:
+        env = provider_env(emulator.url, keys[PERSON], emulator.url, keys[COMPANY])
+        env = {k: ("300" if k.endswith("TIMEOUT_SECONDS") else v) for k, v in env.items()}
+        run = subprocess.Popen([sys.executable, "-m", "ingestion", "run"], cwd=REPO_ROOT,
+                               env=environment(root, NIGHTLY_ALERT_WEBHOOK_URL=receiver.url, **env),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            waited = 0.0
+            while emulator.ledger.calls[PERSON] < 1 and waited < 300 and run.poll() is None:
+                time.sleep(0.1)
+                waited += 0.1
+            assert emulator.ledger.calls[PERSON] >= 1, "the enrichment never called the provider"
+            run.send_signal(signal.SIGTERM)
+            out, err = run.communicate(timeout=60)  # not the five minutes of the call in flight
+        finally:
+            if run.poll() is None:
+                run.kill()
+    assert run.returncode != 0
+    assert state(root)["status"] == "incomplete"
+    assert steps_of(root)["enrich"]["status"] == "failed"
+    assert "stopped by a signal" in steps_of(root)["enrich"]["message"]
+    assert rows(root, f"select status from monitoring.nightly_runs where nightly_run_id = '{state(root)['run_id']}'"
+                ) == [("incomplete",)]
+    assert (root / "reports" / "nightly_report.html").exists()
+    assert receiver.messages and "incomplete" in json.dumps(receiver.messages[-1])
+    cut = rows(root, "select count(*), bool_and(may_be_billed) from raw_enrichment.provider_responses "
+                     "where outcome = 'failed'")[0]
+    assert cut[0] > 0 and cut[1]
+    assert "Traceback" not in out + err
 
 
 def test_a_missing_key_says_which_and_where(scheduled_night, tmp_path, receiver):
