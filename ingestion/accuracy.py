@@ -13,7 +13,9 @@ field, how many records the cleaned value gets right:
 - state: the state or province code equals the true one (records that name a state);
 - postal_code: the formatted code equals the true one (records with a postal code);
 - company_domain: the company domain equals the true one (records where one was found);
-- seniority: the level read from the job title equals the true one (records with a title).
+- seniority: the level read from the job title equals the true one (records with a title);
+  a title that names no level leaves it unknown, for the providers to supply, which is
+  right for an entry-level person (their titles name none) and wrong for anyone else.
 
 The deduped layer is scored by pairs: see measure_duplicates.
 """
@@ -48,7 +50,8 @@ CHECKS = {
     "company_domain": ("cleaned.company_domain is not null and not cleaned.is_role_email",
                        "cleaned.company_domain = truth.true_company_domain"),
     "seniority": ("cleaned.job_title is not null",
-                  "coalesce(cleaned.seniority = truth.true_seniority, false)"),
+                  "coalesce(cleaned.seniority = truth.true_seniority, "
+                  "cleaned.seniority is null and truth.true_seniority = 'entry', false)"),
 }
 
 

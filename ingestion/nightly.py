@@ -581,6 +581,13 @@ class Nightly:
                 advice = ("check the API key in .dlt/secrets.toml or SOURCES__ENRICHMENT__PROVIDERS__"
                           f"{p.provider.upper()}__API_KEY" if "401" in p.stopped or "403" in p.stopped
                           else "top up the provider's credits" if "402" in p.stopped
+                          else "the rest is asked next night; if it happens every night, raise max_seconds "
+                               "([sources.enrichment], or the provider's) or check the provider's status page"
+                          if "deadline" in p.stopped
+                          else "the rest is asked next night; a smaller batch_size or concurrency keeps under the "
+                               "provider's rate limit" if "rate limited" in p.stopped
+                          else "a bug: run `python -m ingestion enrich -v` for the traceback and report it"
+                          if "internal error" in p.stopped
                           else "check the provider's status page and base_url")
                 trouble.append(f"{p.provider}: stopped, {p.stopped}: {advice}")
             elif sent and not (p.matched + p.not_found):

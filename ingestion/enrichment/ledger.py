@@ -109,10 +109,6 @@ class CreditLedger:
             self.ended(call.call_id, call.reserved, lost=True)
         return calls
 
-    def spent(self) -> int:
-        """Everything this period may have been billed, from the file (every process's calls)."""
-        return CreditLedger(self.path, self.period).spent_before
-
 
 def _spent(entry: dict, ended_calls: set[tuple]) -> int:
     """What one line of another period adds to that period's total."""

@@ -419,7 +419,6 @@ class ProviderRun:
         self.in_flight = in_flight or InFlight()
         self.deadline = min(deadline, time.monotonic() + config.max_seconds if config.max_seconds else math.inf)
         self.answers: list[tuple[Request, ItemAnswer]] = []
-        self.at_risk = 0
         self._lock = threading.Lock()
         self._batches = 0
         self._consecutive_failures = 0
@@ -469,7 +468,13 @@ class ProviderRun:
                 batch, reserved, batch_id = self._next_batch()
                 if not batch:
                     return
-                self._send(session, batch, reserved, batch_id)
+                try:
+                    self._send(session, batch, reserved, batch_id)
+                except Exception as exc:  # noqa: BLE001 - a bug must not leave the run waiting for this worker
+                    log.error("provider %s: recording a batch failed on %s", self.config.name, type(exc).__name__)
+                    log.debug("recording failure", exc_info=True)
+                    self.stop(f"internal error ({type(exc).__name__}); see the log")
+                    return
         finally:
             session.close()
 
@@ -598,9 +603,7 @@ class ProviderRun:
                     self.budget.settle(reserved, charged + unread)
                     reserved = 0
                     with self._lock:
-                        self.at_risk += unread
                         self.stats.at_risk += unread
-                    with self._lock:
                         self._consecutive_failures = 0
                     break
                 spent = len(batch) if result.may_be_billed else 0
@@ -686,7 +689,6 @@ class ProviderRun:
             rows.append(row)
         self.writer.add(rows)
         with self._lock:
-            self.at_risk += lost
             self.queue.extend(requeue)
             self.stats.credits += sum(r.get("credits_charged") or 0 for r in rows)
             self.stats.at_risk += lost
@@ -821,7 +823,7 @@ def run_enrichment(settings: Settings, *, dry_run: bool = False, only: list[str]
                      cfg.name, len(todo), stats.covered)
             run = ProviderRun(cfg, todo, budget, writer, run_id, stats, ledger=ledger, deadline=step_deadline)
             run.run(progress)
-            result.credits_at_risk += run.at_risk
+            result.credits_at_risk += stats.at_risk
             for request, answer in run.answers:
                 _cover(cfg, request.contact_id, request.company_domain, answer, by_contact, by_domain)
             for contact_id, company_domain, answer in received.get(cfg.name, []):
