@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt constraints.txt Makefile
+$(STAMP): requirements.txt constraints.txt pyproject.toml Makefile
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
@@ -22,17 +22,18 @@ $(STAMP): requirements.txt constraints.txt Makefile
 	echo 'export DBT_PROFILES_DIR="$(CURDIR)/profiles"' >> $(BIN)/activate
 	# ... and plain `dbt` name the segment models, for the lineage (see segment_catalog.sql)
 	echo 'dbt() { CONTACTS_SEGMENT_MODELS="$$("$$VIRTUAL_ENV/bin/python" -m ingestion.settings)" command dbt "$$@"; }' >> $(BIN)/activate
-	# the repository on the venv's path: dbt-duckdb imports ingestion.duckdb_functions from any cwd
-	echo "$(CURDIR)" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/contact_enrichment.pth"
+	# this project, installed editable: the `contacts` and `contacts-demo` commands, and
+	# batch.duckdb_functions importable by dbt-duckdb from any working directory
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 ## the batch in demo mode: demo data into an empty landing folder, the provider emulator for
 ## it, then the whole night (load, build, enrich, build, export) and a summary. A scheduler
-## calls `python -m ingestion run` instead, which never invents data (see the README)
+## calls `contacts run` instead, which never invents data (see the README)
 run: $(STAMP)
-	$(BIN)/python -m ingestion run --demo
+	$(BIN)/contacts-demo run
 
-## every test: pytest (generator, ingestion, real dbt builds) and the SQL lint
+## every test: pytest (generator, ingestion, real dbt builds) and the lint (Python and SQL)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory lint
@@ -40,17 +41,17 @@ test: $(STAMP)
 ## stage timings and peak memory on CONTACTS demo contacts (default 500,000), the deduped
 ## layer built from scratch at each of DEDUPE_SCALES, the whole nightly run at NIGHTLY_SCALES
 bench: $(STAMP)
-	$(BIN)/python -m ingestion bench --contacts $(CONTACTS) --dedupe-scales $(DEDUPE_SCALES) \
+	$(BIN)/contacts-demo bench --contacts $(CONTACTS) --dedupe-scales $(DEDUPE_SCALES) \
 		--nightly-scales $(NIGHTLY_SCALES)
 
 demo: $(STAMP)
-	$(BIN)/python -m ingestion demo
+	$(BIN)/contacts-demo generate
 
 load: $(STAMP)
-	$(BIN)/python -m ingestion load
+	$(BIN)/contacts load
 
 build: $(STAMP)
-	$(BIN)/python -m ingestion build
+	$(BIN)/contacts build
 
 ## dbt docs of the warehouse: target/index.html for `make docs-serve`, and
 ## target/static_index.html, one file that opens from file:// without a server
@@ -63,7 +64,9 @@ docs-serve: docs
 	DBT_PROFILES_DIR=profiles CONTACTS_SEGMENT_MODELS="$$($(BIN)/python -m ingestion.settings)" \
 		$(BIN)/dbt docs serve --port 8080
 
+## the Python (ruff) and the SQL (sqlfluff)
 lint: $(STAMP)
+	$(BIN)/ruff check ingestion batch tooling tests
 	DBT_PROFILES_DIR=profiles $(BIN)/sqlfluff lint models tests macros
 
 ## regenerate constraints.txt (versions only, no download addresses) after editing requirements.txt

@@ -90,7 +90,7 @@ def segment_models(project: Path = REPO_ROOT) -> dict[str, Path]:
     return dict(sorted(found.items()))
 
 
-if __name__ == "__main__":  # `python -m ingestion.settings`: the segment models, for the Makefile and activate
+if __name__ == "__main__":  # `contacts.settings`: the segment models, for the Makefile and activate
     print(" ".join(segment_models()))
 
 

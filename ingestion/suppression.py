@@ -13,7 +13,7 @@ inputs, all read by the dbt model `suppression_list`:
 * landing files named `suppression__*.csv|jsonl|parquet` (a client's unsubscribe list),
   with an `email` column (any header alias of it) or an `email_sha256` column, and
   optional `reason` and `suppressed_on` columns; loaded into raw_landing.suppressed_emails;
-* `suppression__erasures.csv` in the landing folder, which `python -m ingestion forget`
+* `suppression__erasures.csv` in the landing folder, which `contacts forget`
   appends to (hashes only), so an erased person stays suppressed even when the
   warehouse is rebuilt from the landing folder.
 

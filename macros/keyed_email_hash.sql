@@ -3,7 +3,7 @@
     trimmed address with the project's secret key, as 64 hex digits. The loader and
     `forget` store addresses the project hashes this way (a plain sha256 could be
     reversed by hashing a list of likely addresses). Computed by the Python function
-    email_hmac (ingestion/duckdb_functions.py), which reads the key.
+    email_hmac (batch/duckdb_functions.py), which reads the key.
 -#}
 {% macro keyed_email_hash(column) %}
     {{ return(adapter.dispatch('keyed_email_hash', 'contact_enrichment')(column)) }}

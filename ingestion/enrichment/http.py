@@ -16,6 +16,7 @@ failure is `requests`' own exception.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -45,10 +46,9 @@ class _Call:
         for conn in self.connections:
             sock = conn.sock
             if sock is not None:
-                try:  # the plain socket's shutdown, also under TLS: a blocked read returns at once
+                # the plain socket's shutdown, also under TLS: a blocked read returns at once
+                with contextlib.suppress(OSError):
                     socket.socket.shutdown(sock, socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 def _note_connection(conn: HTTPConnection) -> None:

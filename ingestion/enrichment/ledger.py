@@ -12,7 +12,7 @@ records them as "may have been billed" instead of leaving no trace.
 
 The file is JSON lines, one per event, beside the warehouse. A *period* is the night the
 budget is for: a nightly run and every retry and resumed run of it share one; a run of
-`python -m ingestion enrich` on its own uses the UTC date. Lines of earlier periods are
+`contacts enrich` on its own uses the UTC date. Lines of earlier periods are
 condensed into one total each when a new period opens. No contact data is written: only
 request ids (opaque hashes), counts and times.
 """
@@ -23,7 +23,7 @@ import json
 import os
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 KEEP_PERIODS = 90  # totals of earlier periods kept, for the record
@@ -83,7 +83,7 @@ class CreditLedger:
 
     # --------------------------------------------------------------- writing ----
     def _append(self, entry: dict) -> None:
-        entry = {"period": self.period, **entry, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        entry = {"period": self.period, **entry, "at": datetime.now(UTC).isoformat(timespec="seconds")}
         line = json.dumps(entry) + "\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,4 +120,4 @@ def _spent(entry: dict, ended_calls: set[tuple]) -> int:
 
 
 def utc_day() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    return datetime.now(UTC).strftime("%Y-%m-%d")

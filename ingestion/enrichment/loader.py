@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import random
 import secrets
 import sys
@@ -42,7 +41,7 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import dlt
@@ -54,6 +53,7 @@ from ingestion.enrichment.http import CallExpired, DeadlineSession, InFlight
 from ingestion.enrichment.ledger import CreditLedger, OpenCall, utc_day
 from ingestion.enrichment.providers import FIELDS, ItemAnswer, ProviderConfig, Request, RunLimits
 from ingestion.faults import checkpoint
+from ingestion.pipelines import finish_interrupted, warehouse_pipeline
 from ingestion.settings import Settings, table_exists
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ REQUEST_COLUMNS = ["request_id", "provider", "provider_kind", "waterfall_rank", 
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class RequestsNotBuilt(RuntimeError):
@@ -127,7 +127,7 @@ def read_requests(settings: Settings, only: list[str] | None = None, limit: int 
                                     "from reference.enrichment_providers order by waterfall_rank").fetchall()
         except duckdb.CatalogException as exc:
             raise RequestsNotBuilt("enriched.enrichment_requests does not exist yet: run `dbt build` "
-                                   "(python -m ingestion build) before enriching") from exc
+                                   "(contacts build) before enriching") from exc
     finally:
         con.close()
     out = []
@@ -192,22 +192,7 @@ class Budget:
 # ----------------------------------------------------------------- writer ----
 
 def make_pipeline(settings: Settings) -> dlt.Pipeline:
-    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
-    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    return dlt.pipeline(pipeline_name=PIPELINE_NAME,
-                        destination=dlt.destinations.duckdb(credentials=str(settings.warehouse)),
-                        dataset_name=DATASET_NAME, pipelines_dir=str(settings.pipelines_dir))
-
-
-def recover_pending(pipeline: dlt.Pipeline) -> int:
-    """Load what a killed run extracted; returns the number of packages."""
-    if not pipeline.has_pending_data:
-        return 0
-    pending = len(pipeline.list_extracted_load_packages()) + len(pipeline.list_normalized_load_packages())
-    log.warning("loading %d enrichment package(s) left by an interrupted run", pending)
-    pipeline.normalize()
-    pipeline.load()
-    return pending
+    return warehouse_pipeline(settings, PIPELINE_NAME, DATASET_NAME)
 
 
 class ResponseWriter:
@@ -364,7 +349,7 @@ def reset_seconds(value: str | None) -> float | None:
         except ValueError:
             return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return max(0.0, (when - _now()).total_seconds())
 
 
@@ -761,7 +746,7 @@ def run_enrichment(settings: Settings, *, dry_run: bool = False, only: list[str]
     pipeline = None if dry_run else make_pipeline(settings)
     if pipeline is not None:
         # answers a killed run received are loaded before anything is asked again
-        result.recovered_packages = recover_pending(pipeline)
+        result.recovered_packages = finish_interrupted(pipeline)
     requests_, kinds = read_requests(settings, only, limit)
     configs, result.skipped = _configured_providers(kinds, only)
     for reason in result.skipped:

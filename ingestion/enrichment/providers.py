@@ -36,6 +36,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import dlt
+import yaml
+
+from ingestion.settings import REPO_ROOT
 
 PERSON = "person"
 COMPANY = "company"
@@ -90,10 +93,6 @@ class RunLimits:
 
 def project_min_likelihood() -> int:
     """The dbt var enrichment_min_likelihood: answers less likely are ignored by the models."""
-    import yaml
-
-    from ingestion.settings import REPO_ROOT
-
     project = yaml.safe_load((REPO_ROOT / "dbt_project.yml").read_text(encoding="utf-8"))
     return int((project.get("vars") or {}).get("enrichment_min_likelihood", 0))
 

@@ -1,7 +1,7 @@
 -- Every address that must never be enriched or exported, as a hash of the lower-cased,
 -- trimmed address: the suppressed_emails seed (plain sha256, analysts edit it) and the
 -- landing folder's suppression files (keyed hashes of the addresses the loader hashed,
--- plain sha256 a client supplied), including the erasures `python -m ingestion forget`
+-- plain sha256 a client supplied), including the erasures `contacts forget`
 -- records. One row per (address hash, list it is on).
 
 with

@@ -2,7 +2,7 @@
 -- built (the segments' post-hooks keep the membership log these views read), and
 -- `dbt build --select my_segment+` reaches this model through segment_catalog.
 
--- The rows the campaign exports are written from (python -m ingestion export): one row
+-- The rows the campaign exports are written from (contacts export): one row
 -- per (segment, contact) that may be contacted, with the columns a campaign tool needs.
 -- Opted-out and suppressed contacts never get here, nor contacts without a valid e-mail
 -- address (campaign tools key on it).

@@ -16,7 +16,7 @@
 {%- for node in segments if node.name not in drawn %}
     {%- do exceptions.warn(
         "Segment '" ~ node.name ~ "' is not in dbt's lineage (" ~ node.name ~ "+ does not reach the exports): "
-        ~ "run dbt through make, python -m ingestion, or an activated .venv, which name the segments "
+        ~ "run dbt through make, contacts, or an activated .venv, which name the segments "
         ~ "in CONTACTS_SEGMENT_MODELS") %}
 {%- endfor %}
 {%- for node in segments %}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -75,7 +75,7 @@ def write_fixture_files(landing: Path) -> dict[str, dict]:
         "contact_name": ["Dr. Jane Roe", None, "Raj Patel"],
         "email_address": ["jane@roe.io", None, None],
         "do_not_email": pa.array([True, False, None], pa.bool_()),
-        "last_updated": pa.array([datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)] * 3,
+        "last_updated": pa.array([datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)] * 3,
                                  pa.timestamp("us", tz="UTC")),
     }), buf)
     (landing / "partner__list.parquet").write_bytes(buf.getvalue())

@@ -10,42 +10,56 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from ingestion.accuracy import measure_duplicates
-from ingestion.cli import build_parser
+from batch.cli import build_parser as batch_parser
 from ingestion.settings import REPO_ROOT
+from tooling.accuracy import measure_duplicates
+from tooling.cli import build_parser as demo_parser
 
-COMMANDS = ["demo", "load", "build", "run", "accuracy", "bench"]
+BIN = REPO_ROOT / ".venv" / "bin"
+# the installed console scripts (pyproject.toml), their commands and parsers
+COMMANDS = {"contacts": (["load", "build", "run", "enrich", "export", "forget"], batch_parser),
+            "contacts-demo": (["generate", "run", "enrich", "emulator", "accuracy", "bench"], demo_parser)}
 
 
-def cli(*args: str, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ingestion", *args], cwd=REPO_ROOT, env=env,
+def cli(*args: str, env=None, script: str = "contacts") -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / script), *args], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.parametrize("command", COMMANDS)
-def test_every_command_has_help(command):
-    result = cli(command, "--help")
-    assert result.returncode == 0
-    assert result.stdout.startswith(f"usage: python -m ingestion {command}")
-    parser = build_parser()
+def demo(*args: str, env=None) -> subprocess.CompletedProcess:
+    return cli(*args, env=env, script="contacts-demo")
+
+
+@pytest.mark.parametrize(("script", "command"), [(s, c) for s, (cs, _) in COMMANDS.items() for c in cs])
+def test_every_command_has_help(script, command):
+    result = cli(command, "--help", script=script)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: {script} {command}")
+    parser = COMMANDS[script][1]()
     sub = parser._subparsers._group_actions[0].choices[command]  # noqa: SLF001 - argparse has no public API
     for action in sub._actions:  # noqa: SLF001
         for option in action.option_strings:
             assert option in result.stdout
 
 
-def test_top_level_help_lists_every_command():
-    result = cli("--help")
+@pytest.mark.parametrize("script", COMMANDS)
+def test_top_level_help_lists_every_command(script):
+    result = cli("--help", script=script)
     assert result.returncode == 0
-    for command in COMMANDS:
+    for command in COMMANDS[script][0]:
         assert command in result.stdout
+    # and `python -m` reaches the same command line
+    module = {"contacts": "batch", "contacts-demo": "tooling"}[script]
+    same = subprocess.run([sys.executable, "-m", module, "--help"], cwd="/", capture_output=True, text=True,
+                          timeout=120)
+    assert same.returncode == 0 and same.stdout.split("\n", 1)[1] == result.stdout.split("\n", 1)[1]
 
 
 def test_run_generates_demo_loads_and_builds(workspace):
     import os
 
     env = dict(os.environ)
-    result = cli("run", "--demo", "--demo-contacts", "3000", env=env)
+    result = demo("run", "--contacts", "3000", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "writing 3,000 demo contacts" in out
@@ -74,7 +88,7 @@ def test_run_generates_demo_loads_and_builds(workspace):
     # the cleaned layer meets its accuracy targets on the demo data; the deduped layer
     # merges precisely (its 95 % recall target is for 500,000 contacts, where a few
     # unresolvable job changes weigh less than in 3,000: make bench measures that)
-    scored = cli("accuracy", env=env)
+    scored = demo("accuracy", env=env)
     cleaned_table, _, duplicates_table = scored.stdout.partition("Deduped layer")
     assert "email" in cleaned_table and "NO" not in cleaned_table, scored.stdout
     assert "all pairs" in duplicates_table and "job_change" in duplicates_table

@@ -6,8 +6,8 @@ import datetime as dt
 
 import duckdb
 
-from ingestion.cli import run_dbt
-from ingestion.load import run_load
+from batch.dbt import run_dbt
+from ingestion.landing.load import run_load
 
 
 def test_dbt_build_passes_on_staged_fixtures(workspace, fixture_files):

@@ -8,13 +8,12 @@ import os
 from pathlib import Path
 
 import yaml
-
-from ingestion.cli import run_dbt
-from ingestion.demo.generator import generate
-from ingestion.load import run_load
-from ingestion.settings import REPO_ROOT
-
 from conftest import query
+
+from batch.dbt import run_dbt
+from ingestion.landing.load import run_load
+from ingestion.settings import REPO_ROOT
+from tooling.demo.generator import generate
 
 HEADER = "Record ID,First Name,Last Name,Email,Phone,Company,Country\n"
 

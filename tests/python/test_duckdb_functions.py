@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from ingestion.duckdb_functions import name_case, parse_person_name, parse_phone, register, surname_case
+from batch.duckdb_functions import name_case, parse_person_name, parse_phone, register, surname_case
 
 
 @pytest.mark.parametrize(("raw", "region", "expected"), [

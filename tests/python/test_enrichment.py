@@ -14,19 +14,22 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 import requests
-
 from conftest import query
-from ingestion.cli import run_dbt
-from ingestion.demo.generator import generate
-from ingestion.enrichment.emulator import COMPANY, PERSON, Emulator, EmulatorConfig, Faults
+
+from batch.dbt import run_dbt
+from batch.enrich import enrich as enrich_command
 from ingestion.enrichment.loader import Budget, Progress, backoff_delay, run_enrichment
 from ingestion.enrichment.providers import RunLimits
-from ingestion.load import run_load
+from ingestion.landing.load import run_load
 from ingestion.settings import REPO_ROOT, Settings
+from tooling.demo.generator import generate
+from tooling.emulator import COMPANY, PERSON, Emulator, EmulatorConfig, Faults
+from tooling.standin import emulator_endpoints
 
 KEYS = {PERSON: "sk-person-LEAKCHECK-4417", COMPANY: "sk-company-LEAKCHECK-9902"}
 REBUILD = ["build", "--select", "source:enrichment+"]
@@ -152,7 +155,8 @@ def test_backoff_honours_retry_after_and_grows() -> None:
     import random
     rng = random.Random(1)
     assert all(backoff_delay(1, 0.5, 30, 3.0, rng) >= 3.0 for _ in range(50))
-    assert all(backoff_delay(n, 0.5, 30, None, rng) <= min(30, 0.5 * 2 ** (n - 1)) for n in range(1, 10) for _ in range(20))
+    assert all(backoff_delay(n, 0.5, 30, None, rng) <= min(30, 0.5 * 2 ** (n - 1))
+               for n in range(1, 10) for _ in range(20))
     assert max(backoff_delay(6, 0.5, 30, None, rng) for _ in range(200)) > 4  # grows with the attempt
 
 
@@ -168,12 +172,12 @@ def test_budget_reservations_never_overspend() -> None:
 
 
 def test_rate_limit_reset_headers_are_read_in_every_form() -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
     from email.utils import format_datetime
 
     from ingestion.enrichment.loader import reset_seconds
 
-    soon = datetime.now(timezone.utc) + timedelta(seconds=30)
+    soon = datetime.now(UTC) + timedelta(seconds=30)
     for value in ("30", str(int(soon.timestamp())), str(int(soon.timestamp() * 1000)), format_datetime(soon),
                   soon.isoformat(), soon.strftime("%Y-%m-%dT%H:%M:%SZ"), '{"minute": 30, "second": 1}'):
         assert 25 <= reset_seconds(value) <= 31, value
@@ -316,8 +320,9 @@ def test_the_waterfall_asks_the_second_provider_only_for_what_the_first_missed(w
         assert not asked_domains & supplied_domains
         assert {r[4] for r in rows if r[1] == COMPANY} == asked_domains
         # and only company fields were asked of it
-        assert {f for r in query(ws, "select requested_fields from raw_enrichment.provider_responses "
-                                     "where provider = 'company'") for f in r[0].split()} <= {"company_size", "industry"}
+        asked_fields = {f for r in query(ws, "select requested_fields from raw_enrichment.provider_responses "
+                                             "where provider = 'company'") for f in r[0].split()}
+        assert asked_fields <= {"company_size", "industry"}
         # a domain the company provider did not find is not asked again before the back-off
         assert run_dbt(ws, REBUILD) == 0
         assert requests_now(ws) == {}
@@ -433,7 +438,7 @@ def test_a_killed_run_is_finished_by_the_next_without_double_billing(ws: Setting
     try:
         provider_env(monkeypatch, PERSON, batch_size=20, concurrency=1)
         env = {**os.environ, "SOURCES__ENRICHMENT__FLUSH_SECONDS": "0.3"}
-        proc = subprocess.Popen([sys.executable, "-m", "ingestion", "enrich", "--no-progress"], cwd=REPO_ROOT,
+        proc = subprocess.Popen([sys.executable, "-m", "batch", "enrich", "--no-progress"], cwd=REPO_ROOT,
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while emulator.ledger.calls[PERSON] < 12 and time.monotonic() < deadline:
@@ -441,7 +446,7 @@ def test_a_killed_run_is_finished_by_the_next_without_double_billing(ws: Setting
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         billed_before = emulator.ledger.charged[PERSON]
-        assert 0 < billed_before
+        assert billed_before > 0
 
         result = enrich(ws)
         # the killed run's answers were extracted but not loaded: this run loads them first
@@ -460,17 +465,16 @@ def test_a_killed_run_is_finished_by_the_next_without_double_billing(ws: Setting
 
 def test_without_a_provider_enrichment_is_skipped_and_the_emulator_only_answers_for_demo_data(
         ws: Settings, capsys) -> None:
-    from ingestion.cli import enrich as enrich_command
     # no base_url anywhere: nothing is sent, and the emulator is not started unasked
     assert not any(k.endswith("__BASE_URL") for k in os.environ if k.startswith("SOURCES__ENRICHMENT"))
-    result, note = enrich_command(ws)
-    assert result is None and "no enrichment provider configured" in note
+    result, where = enrich_command(ws)
+    assert result is None and "no enrichment provider configured" in where.skipped and not where.refused
     assert "Enrichment skipped" in capsys.readouterr().out
     # asked for (demo mode), it is still refused for data the demo generator did not write:
     # real contacts would come back "not found" and be held back from the real provider
     (ws.landing_dir / "client__contacts.csv").write_text("email\nsomeone@client.example\n", encoding="utf-8")
-    result, note = enrich_command(ws, demo=True)
-    assert result is None and "only answers for demo data" in note
+    result, where = enrich_command(ws, endpoints=emulator_endpoints)
+    assert result is None and "only answers for demo data" in where.skipped and where.refused
     assert query(ws, "select count(*) from information_schema.tables where table_schema = 'raw_enrichment'") == [(0,)]
 
 
@@ -499,7 +503,8 @@ def run_bounded(fn, seconds: float = 240):  # noqa: ANN001, ANN201
 
 def still_wanted(settings: Settings) -> dict[tuple[str, str], set[str]]:
     """(provider, subject) -> the fields its pending request wants, after a rebuild."""
-    return {(provider, subject): set(fields.split()) for _, (provider, subject, fields, _) in requests_now(settings).items()}
+    return {(provider, subject): set(fields.split())
+            for _, (provider, subject, fields, _) in requests_now(settings).items()}
 
 
 def known_fields(settings: Settings) -> dict[str, set[str]]:
@@ -552,7 +557,7 @@ def test_three_nights_against_a_hostile_vendor_lose_nothing_and_never_bill_past_
             billed_before = dict(emulator.ledger.charged)
             if night == 2:  # the vendor's own credits run out mid-night, then come back
                 emulator.credits_left[PERSON] = 40
-            result = run_bounded(lambda: enrich(ws, budget_period=f"night-{night}",
+            result = run_bounded(lambda night=night: enrich(ws, budget_period=f"night-{night}",
                                                 limits=RunLimits(max_credits=ceiling, flush_seconds=0.5,
                                                                  max_seconds=120)))
             emulator.credits_left[PERSON] = None
@@ -621,7 +626,7 @@ def test_the_night_budget_holds_across_a_crash_and_a_second_attempt(ws: Settings
     try:
         provider_env(monkeypatch, PERSON, batch_size=20, concurrency=2)
         env = {**os.environ, "SOURCES__ENRICHMENT__FLUSH_SECONDS": "30", "SOURCES__ENRICHMENT__MAX_CREDITS": "200"}
-        proc = subprocess.Popen([sys.executable, "-m", "ingestion", "enrich", "--no-progress"], cwd=REPO_ROOT,
+        proc = subprocess.Popen([sys.executable, "-m", "batch", "enrich", "--no-progress"], cwd=REPO_ROOT,
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while emulator.ledger.calls[PERSON] < 4 and time.monotonic() < deadline:
@@ -695,4 +700,5 @@ def test_person_requests_ask_for_the_projects_min_likelihood(monkeypatch) -> Non
     assert body["requests"][0]["params"]["min_likelihood"] == wanted > 0
     monkeypatch.setenv("SOURCES__ENRICHMENT__PROVIDERS__PERSON__SEND_MIN_LIKELIHOOD", "false")
     config = ProviderConfig.from_config(PERSON, PERSON, 1)
-    assert "min_likelihood" not in json.loads(config.api.body([request], config.min_likelihood))["requests"][0]["params"]
+    body = json.loads(config.api.body([request], config.min_likelihood))
+    assert "min_likelihood" not in body["requests"][0]["params"]

@@ -12,8 +12,9 @@ import phonenumbers
 import pyarrow.parquet as pq
 import pytest
 
-from ingestion.demo.generator import FILE_NAMES, generate
-from ingestion.landing import DEMO_MARKER, file_sha256
+from ingestion.landing import file_sha256
+from tooling.demo.generator import FILE_NAMES, generate
+from tooling.demo.marker import DEMO_MARKER
 
 
 def digest(folder: Path) -> dict[str, str]:

@@ -7,12 +7,11 @@ import os
 import time
 
 import pytest
+from conftest import query
 
 from ingestion.landing import landing_source
-from ingestion.load import make_pipeline, run_load
-from ingestion.readers import detect_delimiter, index_records
-
-from conftest import query
+from ingestion.landing.load import make_pipeline, run_load
+from ingestion.landing.readers import detect_delimiter, index_records
 
 
 def contacts_count(settings) -> int:

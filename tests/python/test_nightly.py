@@ -1,4 +1,4 @@
-"""The nightly command (python -m ingestion run), end to end, as a scheduler runs it.
+"""The nightly command (contacts run), end to end, as a scheduler runs it.
 
 Real processes: the nightly run is a subprocess in its own session, killed with SIGKILL
 at the checkpoints of ingestion/faults.py; the alerts go to a webhook receiver on
@@ -23,11 +23,11 @@ import psutil
 import pyarrow.parquet as pq
 import pytest
 
-from ingestion.cli import dbt_command
-from ingestion.demo.generator import generate
+from batch.dbt import dbt_command
+from batch.runner import EXIT_LOCKED
 from ingestion.faults import KILL_AT_ENV
-from ingestion.nightly import EXIT_LOCKED
 from ingestion.settings import REPO_ROOT, segment_models
+from tooling.demo.generator import generate
 
 CONTACTS = 1500
 PATHS = {"CONTACTS_WAREHOUSE": "warehouse/contacts.duckdb", "LANDING_DIR": "landing", "EXPORT_DIR": "exports",
@@ -44,7 +44,9 @@ def environment(root: Path, **extra: str) -> dict[str, str]:
 
 
 def nightly(root: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ingestion", "run", *args], cwd=REPO_ROOT,
+    """`contacts run`, as a scheduler calls it; with "--demo" first, `contacts-demo run` (what make run does)."""
+    command = ["tooling", "run", *args[1:]] if args[:1] == ("--demo",) else ["batch", "run", *args]
+    return subprocess.run([sys.executable, "-m", *command], cwd=REPO_ROOT,
                           env=environment(root, **extra), capture_output=True, text=True, timeout=900,
                           start_new_session=True)  # its own process group, as under cron or systemd
 
@@ -127,7 +129,7 @@ def reference(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """An uninterrupted nightly run; while it is going, a second one is started."""
     root = workspace_from(landing, tmp_path_factory.mktemp("nightly_reference"))
     out_file, err_file = (root / "first.out").open("w+"), (root / "first.err").open("w+")
-    first = subprocess.Popen([sys.executable, "-m", "ingestion", "run", "--demo"], cwd=REPO_ROOT,
+    first = subprocess.Popen([sys.executable, "-m", "tooling", "run"], cwd=REPO_ROOT,
                              env=environment(root), stdout=out_file, stderr=err_file, text=True,
                              start_new_session=True)
     state_file = root / "warehouse" / ".contacts.nightly" / "state.json"
@@ -199,7 +201,7 @@ def test_a_run_killed_in_each_step_is_recovered_by_the_next(reference, landing, 
         assert steps[step]["status"] == "skipped" and steps[step]["method"].startswith("done by"), steps[step]
     # the killed runs are on record
     recorded = rows(root, "select status, count(*) from monitoring.nightly_runs group by all")
-    assert dict(recorded) == {"killed": 5, **dict([(state(root)["status"], 1)])}
+    assert dict(recorded) == {"killed": 5, state(root)["status"]: 1}
     # and the night ends with the same tables and files as the uninterrupted run
     expected, got = final_tables(reference["root"]), final_tables(root)
     for name in expected:
@@ -402,7 +404,7 @@ def test_a_terminated_run_stops_dbt_and_is_recorded(reference, tmp_path):
     """SIGTERM (systemd stop, a scheduler's timeout) mid-dbt: dbt stops too, the run is on record."""
     root = tmp_path / "ws"
     shutil.copytree(reference["root"], root)
-    run = subprocess.Popen([sys.executable, "-m", "ingestion", "run", "--demo"], cwd=REPO_ROOT,
+    run = subprocess.Popen([sys.executable, "-m", "tooling", "run"], cwd=REPO_ROOT,
                            env=environment(root), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            start_new_session=True)
     seen = []

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -19,18 +18,17 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import query
-from ingestion.cli import dbt_executable, run_dbt
-from ingestion.demo.generator import generate
-from ingestion.enrichment.emulator import COMPANY, PERSON, Emulator, EmulatorConfig
+
+from batch.dbt import dbt_executable, run_dbt
+from batch.exports import COLUMNS, MANIFEST, run_export
 from ingestion.enrichment.loader import Progress, run_enrichment
 from ingestion.enrichment.providers import RunLimits
-from ingestion.exports import COLUMNS, MANIFEST, run_export
-from ingestion.load import run_load
-from ingestion.privacy import forget
+from ingestion.landing.load import run_load
 from ingestion.settings import REPO_ROOT, SEGMENT_MODELS_VAR, Settings, load_settings, segment_models
 from ingestion.suppression import email_hmac, email_sha256
+from tooling.demo.generator import generate
+from tooling.emulator import COMPANY, PERSON, Emulator, EmulatorConfig
 
 KEYS = {PERSON: "sk-person-segments-1", COMPANY: "sk-company-segments-1"}
 PATHS = {"CONTACTS_WAREHOUSE": "warehouse/contacts.duckdb", "LANDING_DIR": "landing", "EXPORT_DIR": "exports",
@@ -107,7 +105,8 @@ def test_exported_enriched_values_match_the_ground_truth(ws: Settings) -> None:
     companies = {c["domain"]: c for c in pq.read_table(ws.ground_truth_dir / "companies.parquet").to_pylist()}
     person_of = _person_of_contact(ws)
     provenance = {r[0]: r[1:] for r in query(ws, "select contact_id, job_title_source, seniority_source, "
-                                                 "company_size_band_source, industry_source from enriched.dim_contacts")}
+                                                 "company_size_band_source, industry_source "
+                                                 "from enriched.dim_contacts")}
     checked = {"job_title": 0, "seniority": 0, "company_size_band": 0, "industry": 0}
     exported = 0
     for folder in sorted(p for p in ws.export_dir.iterdir() if p.is_dir()):
@@ -137,7 +136,8 @@ def test_exports_hold_no_opted_out_or_suppressed_person_and_match_their_manifest
     manifest = json.loads((ws.export_dir / MANIFEST).read_text())
     catalog = [r[0] for r in query(ws, "select segment_name from exports.segment_catalog order by 1")]
     assert [s["segment"] for s in manifest["segments"]] == catalog
-    assert {"enterprise_decision_makers", "smb_marketing_leaders", "region_europe", "needs_manual_review"} <= set(catalog)
+    expected = {"enterprise_decision_makers", "smb_marketing_leaders", "region_europe", "needs_manual_review"}
+    assert expected <= set(catalog)
 
     exported_ids, exported_emails = set(), set()
     for segment in manifest["segments"]:
@@ -334,12 +334,13 @@ def test_forget_erases_a_person_from_everywhere_and_keeps_them_out(ws: Settings)
         select distinct email, phone from raw_landing.contacts
         where concat_ws('-', _file_load_id, cast(_source_row_number as varchar)) in (
             select contact_record_id from deduped.contact_identity_map where contact_id in (
-                select contact_id from enriched.dim_contacts where lower(email_address) = '{person["email"].lower()}'))""")
+                select contact_id from enriched.dim_contacts
+                where lower(email_address) = '{person["email"].lower()}'))""")
     needles = [person["email"], person["phone_e164"]] + [v for r in records for v in r if v and len(v) >= 7]
     name = [person["first_name"], person["last_name"]]
     assert _traces(ws, needles, name)  # the scan finds the person before the erasure
 
-    code = subprocess.run([sys.executable, "-m", "ingestion", "forget", "--email", person["email"].upper()],
+    code = subprocess.run([sys.executable, "-m", "batch", "forget", "--email", person["email"].upper()],
                           cwd=REPO_ROOT, env=ws.dbt_env(), capture_output=True, text=True, check=False)
     assert code.returncode == 0, code.stdout[-3000:] + code.stderr[-3000:]
     # nothing about the person is printed

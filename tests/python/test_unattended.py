@@ -1,6 +1,6 @@
 """Left unattended on a client's real data: what the scheduled command must and must not do.
 
-Every test runs the real nightly command (`python -m ingestion run`, as cron calls it) in a
+Every test runs the real nightly command (`contacts run`, as cron calls it) in a
 subprocess against a real DuckDB file; alerts and heartbeats go to a receiver on 127.0.0.1;
 providers are the emulator or a closed port on 127.0.0.1. Client files are written here by
 hand, with a model of their own (not the demo generator's).
@@ -26,15 +26,15 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from test_nightly import PATHS, WebhookReceiver, environment, nightly, rows, state
 
-from ingestion.cli import dbt_command
-from ingestion.demo.generator import generate
-from ingestion.enrichment.emulator import COMPANY, PERSON, Emulator, EmulatorConfig
-from ingestion.nightly import RunRecord, StepRecord, record_run
-from ingestion.report import write_report
+from batch.dbt import dbt_command
+from batch.monitoring.report import write_report
+from batch.runner import RunRecord, StepRecord, record_run
 from ingestion.settings import REPO_ROOT, Settings
 from ingestion.suppression import create_key
-from test_nightly import PATHS, WebhookReceiver, environment, nightly, rows, state
+from tooling.demo.generator import generate
+from tooling.emulator import COMPANY, PERSON, Emulator, EmulatorConfig
 
 CONTACTS = 1500
 
@@ -167,7 +167,7 @@ def test_plain_dbt_build_after_a_nightly_run(first_night, tmp_path):
 
 def test_a_nightly_run_after_a_plain_dbt_build(demo_files, tmp_path):
     root = workspace(demo_files, tmp_path / "ws")
-    loaded = subprocess.run([sys.executable, "-m", "ingestion", "load"], cwd=REPO_ROOT, env=environment(root),
+    loaded = subprocess.run([sys.executable, "-m", "batch", "load"], cwd=REPO_ROOT, env=environment(root),
                             capture_output=True, text=True, timeout=600)
     assert loaded.returncode == 0, loaded.stderr
     built = dbt(root, "build")
@@ -188,8 +188,8 @@ def test_the_first_night_exports_what_it_paid_for(first_night):
                         " and metric_group = 'enrichment' and metric_name = 'credits_charged'")[0][0]
     assert booked == raw[1]
     # and the exports hold the providers' values
-    from_provider = {cid: industry for cid, industry in rows(
-        root, "select contact_id, industry from enriched.dim_contacts where industry_source in ('person', 'company')")}
+    from_provider = dict(rows(
+        root, "select contact_id, industry from enriched.dim_contacts where industry_source in ('person', 'company')"))
     exported = [row for path in glob.glob(str(root / "exports" / "*" / "*.parquet"))
                 for row in pq.read_table(path, columns=["contact_id", "industry"]).to_pylist()]
     enriched = [r for r in exported if r["contact_id"] in from_provider]
@@ -265,7 +265,7 @@ def test_a_warehouse_locked_by_an_analyst_alerts_without_a_traceback(first_night
     out = result.stdout + result.stderr
     assert result.returncode == 1, out[-3000:]
     assert "Traceback" not in out
-    assert f"locked by another process" in out and f"pid {holder.pid}" in out
+    assert "locked by another process" in out and f"pid {holder.pid}" in out
     assert "Run " in result.stdout and "incomplete" in result.stdout  # the summary got to its end
     assert len(receiver.messages) == 1
     alert = json.dumps(receiver.messages[0])
@@ -337,7 +337,7 @@ def test_sigterm_during_a_hanging_enrichment_ends_the_night_recorded_and_alerted
     """A provider that never answers, a call timeout of five minutes, and the scheduler's
     SIGTERM: the night ends within seconds, records and reports itself, and alerts; the
     requests in flight are on record as possibly billed and stay pending."""
-    from ingestion.enrichment.emulator import Faults
+    from tooling.emulator import Faults
 
     root = copy_of(scheduled_night, tmp_path)
     keys = {PERSON: "person-key", COMPANY: "company-key"}
@@ -346,7 +346,7 @@ def test_sigterm_during_a_hanging_enrichment_ends_the_night_recorded_and_alerted
                                  faults={PERSON: hang, COMPANY: hang})) as emulator:
         env = provider_env(emulator.url, keys[PERSON], emulator.url, keys[COMPANY])
         env = {k: ("300" if k.endswith("TIMEOUT_SECONDS") else v) for k, v in env.items()}
-        run = subprocess.Popen([sys.executable, "-m", "ingestion", "run"], cwd=REPO_ROOT,
+        run = subprocess.Popen([sys.executable, "-m", "batch", "run"], cwd=REPO_ROOT,
                                env=environment(root, NIGHTLY_ALERT_WEBHOOK_URL=receiver.url, **env),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
@@ -471,7 +471,7 @@ def test_an_export_that_would_empty_the_lists_is_held_back_until_confirmed(first
             == entry["rows"]
     assert "--confirm-removals" in json.dumps(receiver.messages[-1])
 
-    confirmed = subprocess.run([sys.executable, "-m", "ingestion", "export", "--confirm-removals"], cwd=REPO_ROOT,
+    confirmed = subprocess.run([sys.executable, "-m", "batch", "export", "--confirm-removals"], cwd=REPO_ROOT,
                                env=environment(root, **other), capture_output=True, text=True, timeout=300)
     assert confirmed.returncode == 0, confirmed.stderr
     final = {s["segment"]: s for s in manifest(root)["segments"]}
@@ -523,7 +523,7 @@ def test_an_erased_person_leaves_no_byte_in_any_file_we_write(first_night, tmp_p
     traces = {email.encode(), phone.encode()} | {e.strip().encode() for e, _, _ in raw if e and len(e.strip()) > 5}
     traces |= {p.strip().encode() for _, p, _ in raw if p and len(p.strip()) > 7}
 
-    forgot = subprocess.run([sys.executable, "-m", "ingestion", "forget", "--email", email], cwd=REPO_ROOT,
+    forgot = subprocess.run([sys.executable, "-m", "batch", "forget", "--email", email], cwd=REPO_ROOT,
                             env=environment(root, DBT_TARGET_PATH=str(root / "dbt_target")),
                             capture_output=True, text=True, timeout=900)
     assert forgot.returncode == 0, forgot.stdout[-3000:] + forgot.stderr[-3000:]
@@ -557,7 +557,7 @@ def test_the_export_reads_a_segment_as_it_was_last_built(first_night, tmp_path):
                     f"and contact_id in ({', '.join(repr(c) for c in leaving)})")
     finally:
         con.close()
-    exported = subprocess.run([sys.executable, "-m", "ingestion", "export"], cwd=REPO_ROOT, env=environment(root),
+    exported = subprocess.run([sys.executable, "-m", "batch", "export"], cwd=REPO_ROOT, env=environment(root),
                               capture_output=True, text=True, timeout=300)
     assert exported.returncode == 0, exported.stderr
     with (root / "exports" / "region_europe" / "removes.csv").open(newline="", encoding="utf-8") as f:
@@ -586,13 +586,13 @@ def test_dbt_on_a_warehouse_that_never_loaded_says_load_first(tmp_path):
     built = dbt(root, "build")
     assert built.returncode != 0
     assert "Nothing has been loaded into this warehouse yet" in built.stdout
-    assert "python -m ingestion load" in built.stdout and "See test failures" not in built.stdout
+    assert "contacts load" in built.stdout and "See test failures" not in built.stdout
     # loaded, `ingestion build -- <dbt args>` passes the arguments on, as its help says
     write_postal_mailing_list(root / "landing" / "client__list.csv", 20, seed=1)
     env = environment(root, DBT_TARGET_PATH=str(root / "dbt_target"))
-    assert subprocess.run([sys.executable, "-m", "ingestion", "load"], cwd=REPO_ROOT, env=env,
+    assert subprocess.run([sys.executable, "-m", "batch", "load"], cwd=REPO_ROOT, env=env,
                           capture_output=True, timeout=300).returncode == 0
-    selected = subprocess.run([sys.executable, "-m", "ingestion", "build", "--", "--select", "stg_landing__file_loads",
+    selected = subprocess.run([sys.executable, "-m", "batch", "build", "--", "--select", "stg_landing__file_loads",
                                "--resource-type", "model"],
                               cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert selected.returncode == 0, selected.stdout[-3000:]

@@ -1,4 +1,4 @@
-"""Erasure: `python -m ingestion forget --email ...` removes a person from everywhere we keep data.
+"""Erasure: `contacts forget --email ...` removes a person from everywhere we keep data.
 
 The person is every contact that holds one of the given addresses in any of its records
 (as exported or as cleaned), with all the records of those contacts. Then:
@@ -25,11 +25,17 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
+from batch.console import print_export_result, render_table
+from batch.dbt import run_dbt
+from batch.exports import run_export
+from batch.lock import AlreadyRunning, RunLock
+from ingestion.landing.load import run_load
 from ingestion.settings import Settings, table_exists
 from ingestion.suppression import append_erasures, email_hmac, normalise_email
 
@@ -131,7 +137,7 @@ def forget(settings: Settings, emails: list[str]) -> ForgetResult:
                 _loaded_at, _dlt_load_id)
             select rows._file_load_id || '-e' || cast(rows._source_row_number as varchar), rows._file_load_id,
                    rows._source_file, loads.file_sha256, rows._source_row_number, rows._source_line_number,
-                   'erased', 'erased on request (python -m ingestion forget)', null, current_timestamp,
+                   'erased', 'erased on request (contacts forget)', null, current_timestamp,
                    rows._dlt_load_id
             from forget_rows as rows
             inner join raw_landing.file_loads as loads on rows._file_load_id = loads.file_load_id
@@ -191,3 +197,48 @@ def rewrite_warehouse(warehouse: Path) -> None:
     warehouse.with_name(warehouse.name + ".wal").unlink(missing_ok=True)
     shutil.rmtree(warehouse.with_name(warehouse.name + ".tmp"), ignore_errors=True)
     log.info("warehouse rewritten")
+
+
+# -------------------------------------------------------- the whole erasure ----
+
+def read_addresses(emails: list[str], from_file: str | None = None) -> list[str]:
+    """The addresses given on the command line and in a file (one per line, # comments)."""
+    found = [e for e in emails if e.strip()]
+    if from_file:
+        found += [line.strip() for line in Path(from_file).read_text(encoding="utf-8").splitlines()
+                  if line.strip() and not line.startswith("#")]
+    return found
+
+
+def erase(settings: Settings, emails: list[str]) -> int:
+    """`contacts forget`: steps 1 to 5 above, under the nightly run's lock; an exit status."""
+    lock = RunLock(settings.nightly_dir / "lock")
+    try:  # the warehouse is rewritten at the end: no nightly run may have it open
+        lock.acquire({"run_id": "forget", "pid": os.getpid(), "host": "", "started_at": ""})
+    except AlreadyRunning as exc:
+        print(f"forget: not now, {exc}; try again when it has finished", file=sys.stderr)
+        return 75
+    try:
+        return _erase(settings, emails)
+    finally:
+        lock.release()
+
+
+def _erase(settings: Settings, emails: list[str]) -> int:
+    result = forget(settings, emails)
+    print(f"Erasing {len(emails)} address(es): {result.contacts} contact id(s), {result.records} raw record(s); "
+          f"{result.addresses_suppressed} address hash(es) added to the suppression list.")
+    print(render_table(["relation", "rows"], [[k, v] for k, v in result.rows.items()]))
+    print("== load the suppression list")
+    run_load(settings)
+    print("== dbt build --full-refresh (every model, from what is left)")
+    code = run_dbt(settings, ["build", "--full-refresh"])
+    if code:
+        print("The rebuild failed: the raw data is erased, the models still hold the person until a "
+              "successful `dbt build --full-refresh`.", file=sys.stderr)
+        return 1
+    print("== campaign exports, again")
+    print_export_result(run_export(settings))
+    print("== rewrite the warehouse file (a deleted row's bytes stay in freed blocks until then)")
+    rewrite_warehouse(settings.warehouse)
+    return 0

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
-from ingestion.readers import LINE_NUMBER, ROW_NUMBER, ParsedFile
+from ingestion.landing.readers import LINE_NUMBER, ROW_NUMBER, ParsedFile
 
 # The canonical contact fields, in the order the raw table holds them.
 CANONICAL_FIELDS = [

@@ -1,6 +1,6 @@
 """Campaign exports: one CSV and one Parquet file per segment, adds and removes, a manifest.
 
-`python -m ingestion export` (and `make run`, after the build) writes, for every segment
+`contacts export` (and `make run`, after the build) writes, for every segment
 of `exports.segment_catalog`, into EXPORT_DIR:
 
     <segment>/<segment>.csv       every contact of the segment that may be contacted
@@ -36,7 +36,7 @@ import os
 import re
 import shutil
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -208,7 +208,7 @@ def refusals(con: duckdb.DuckDBPyConnection, built: list[str], project: Path = R
     for name in built:
         if name not in defined or name not in last_builds:
             continue
-        changed = datetime.fromtimestamp(defined[name].stat().st_mtime, timezone.utc).replace(tzinfo=None)
+        changed = datetime.fromtimestamp(defined[name].stat().st_mtime, UTC).replace(tzinfo=None)
         if changed > last_builds[name]:
             refused[name] = (f"{defined[name].relative_to(project)} changed after the segment was last built "
                              f"({last_builds[name]:%Y-%m-%d %H:%M} UTC): its previous files stay; run "
@@ -225,7 +225,7 @@ def run_export(settings: Settings, confirm_removals: bool = False, project: Path
     A segment whose file is gone from `project`'s models/segments is not exported."""
     export_dir = settings.export_dir
     export_dir.mkdir(parents=True, exist_ok=True)
-    generated_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    generated_at = datetime.now(UTC).replace(microsecond=0).isoformat()
     for leftover in export_dir.glob(".staging-*"):  # staging folders of killed runs
         shutil.rmtree(leftover, ignore_errors=True)
     staging = export_dir / f".staging-{os.getpid()}"

@@ -71,7 +71,8 @@ def build_message(settings: Settings, run, killed=None) -> dict:  # noqa: ANN001
             lines.append(f"*{step.step}* {step.status}: {step.message}".rstrip(": "))
             for problem in step.problems[:15]:
                 detail = f" ({problem['failures']} rows)" if problem.get("failures") else ""
-                where = f" → `{problem['relation']}`" if problem.get("relation") and problem["status"] != "error" else ""
+                shown = problem.get("relation") and problem["status"] != "error"
+                where = f" → `{problem['relation']}`" if shown else ""
                 lines.append(f"  • {problem['status']}: `{problem['node']}`{detail}{where}")
             if len(step.problems) > 15:
                 lines.append(f"  • … and {len(step.problems) - 15} more")

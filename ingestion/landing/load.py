@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dlt
 import duckdb
 
 from ingestion.faults import checkpoint
 from ingestion.landing import CONTACTS_TABLE, FILE_LOADS_TABLE, QUARANTINE_TABLE, FileReport, landing_source
+from ingestion.pipelines import finish_interrupted, warehouse_pipeline
 from ingestion.settings import Settings, table_exists
 from ingestion.suppression import known_hashes
 
@@ -35,15 +35,7 @@ class LoadResult:
 
 
 def make_pipeline(settings: Settings) -> dlt.Pipeline:
-    # arrow tables get dlt's _dlt_load_id column too (lineage from every raw row to its load)
-    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
-    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    return dlt.pipeline(
-        pipeline_name=PIPELINE_NAME,
-        destination=dlt.destinations.duckdb(credentials=str(settings.warehouse)),
-        dataset_name=DATASET_NAME,
-        pipelines_dir=str(settings.pipelines_dir),
-    )
+    return warehouse_pipeline(settings, PIPELINE_NAME, DATASET_NAME)
 
 
 def raw_rows(settings: Settings) -> int:
@@ -68,15 +60,11 @@ def run_load(settings: Settings, on_extracted: Callable[[LoadResult], None] | No
     result = LoadResult()
     if pipeline.has_pending_data:
         # a previous run was killed after extracting: its package (data + file state) loads first
-        pending = len(pipeline.list_extracted_load_packages()) + len(pipeline.list_normalized_load_packages())
-        log.warning("finishing %d load package(s) left by an interrupted run", pending)
         before = raw_rows(settings)
-        pipeline.normalize()
-        pipeline.load()
-        result.recovered_packages = pending
+        result.recovered_packages = finish_interrupted(pipeline)
         result.recovered_rows = raw_rows(settings) - before
     source = landing_source(str(settings.landing_dir), str(settings.header_aliases),
-                            reports=result.reports, loaded_at=datetime.now(timezone.utc),
+                            reports=result.reports, loaded_at=datetime.now(UTC),
                             suppressed=known_hashes(settings))
     pipeline.extract(source)
     pipeline.normalize()

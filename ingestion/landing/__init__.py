@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +29,16 @@ import dlt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingestion.mapping import (CANONICAL_FIELDS, HeaderAliases, map_file, normalise_header,
-                               source_system_from_file_name)
-from ingestion.readers import LINE_NUMBER, ROW_NUMBER, UnreadableFile, read_file
-from ingestion.suppression import RAW_TABLE as SUPPRESSION_TABLE
+from ingestion.landing.mapping import (
+    CANONICAL_FIELDS,
+    HeaderAliases,
+    map_file,
+    normalise_header,
+    source_system_from_file_name,
+)
+from ingestion.landing.readers import LINE_NUMBER, ROW_NUMBER, UnreadableFile, read_file
 from ingestion.suppression import HASH_COLUMNS, SHA256_HEX, SUPPRESSION_SOURCE, hash_emails, hmac_emails
+from ingestion.suppression import RAW_TABLE as SUPPRESSION_TABLE
 
 log = logging.getLogger(__name__)
 
@@ -132,11 +137,6 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-# The demo generator leaves this hidden file beside the files it writes: their names and
-# sha256. Only data it lists may be sent to the local provider emulator (see holds_only_demo_data).
-DEMO_MARKER = ".demo_files.json"
-
-
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
@@ -145,46 +145,8 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def demo_file_hashes(landing_dir: Path) -> set[str]:
-    """sha256 of every file a demo generator wrote under the landing folder (its markers)."""
-    hashes: set[str] = set()
-    for marker in landing_dir.rglob(DEMO_MARKER) if landing_dir.is_dir() else []:
-        try:
-            hashes |= set(json.loads(marker.read_text(encoding="utf-8")).values())
-        except (OSError, ValueError, AttributeError):
-            continue
-    return hashes
-
-
-def holds_only_demo_data(landing_dir: Path, warehouse: Path) -> bool:
-    """Whether every contact file in the landing folder, and every one the warehouse ever
-    loaded, is a file the demo generator wrote (suppression lists aside: they are never
-    sent anywhere). Real contacts must never reach the emulator, nor be held back by its
-    'not found' answers."""
-    import duckdb
-
-    from ingestion.settings import table_exists
-
-    demo = demo_file_hashes(landing_dir)
-    if not demo:
-        return False
-    contact_files = [p for p in discover_files(landing_dir) if not p.name.startswith(SUPPRESSION_SOURCE + "__")]
-    if any(file_sha256(p) not in demo for p in contact_files):
-        return False
-    if not warehouse.exists():
-        return True
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        if not table_exists(con, "raw_landing", FILE_LOADS_TABLE):
-            return True
-        loaded = con.execute(f"select distinct file_path, file_sha256 from raw_landing.{FILE_LOADS_TABLE}").fetchall()
-    finally:
-        con.close()
-    return all(sha in demo for path, sha in loaded if not Path(path).name.startswith(SUPPRESSION_SOURCE + "__"))
-
-
 def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=timezone.utc)
+    return datetime.fromtimestamp(ts, tz=UTC)
 
 
 def _constant(value: Any, n: int, type_: pa.DataType) -> pa.Array:
@@ -235,7 +197,7 @@ def process_file(path: Path, rel_path: str, data: bytes, sha: str, aliases: Head
     report = FileReport(
         file_load_id=file_load_id(rel_path, sha, earlier_loads),
         file_path=rel_path, file_sha256=sha, file_size_bytes=stat.st_size,
-        file_modified_at=_utc(stat.st_mtime), started_at=datetime.now(timezone.utc),
+        file_modified_at=_utc(stat.st_mtime), started_at=datetime.now(UTC),
     )
     # a failed attempt loads no row; its log entry gets an id of its own (it is tried again)
     failed_id = hashlib.sha256(f"{rel_path}|{sha}|failed|{loaded_at.isoformat()}".encode()).hexdigest()[:32]
@@ -248,12 +210,12 @@ def process_file(path: Path, rel_path: str, data: bytes, sha: str, aliases: Head
         mapped = map_file(parsed, aliases, file_source)
     except UnreadableFile as exc:
         report.status, report.error_message = "failed", str(exc)
-        report.file_load_id, report.finished_at = failed_id, datetime.now(timezone.utc)
+        report.file_load_id, report.finished_at = failed_id, datetime.now(UTC)
         return report, None, []
     except Exception as exc:  # noqa: BLE001 - one broken file must not stop the others
         log.exception("unexpected error reading %s", rel_path)
         report.status, report.error_message = "failed", f"{type(exc).__name__}: {exc}"
-        report.file_load_id, report.finished_at = failed_id, datetime.now(timezone.utc)
+        report.file_load_id, report.finished_at = failed_id, datetime.now(UTC)
         return report, None, []
 
     report.file_format, report.encoding, report.delimiter = parsed.file_format, parsed.encoding, parsed.delimiter
@@ -279,7 +241,7 @@ def process_file(path: Path, rel_path: str, data: bytes, sha: str, aliases: Head
     if report.rows_read != report.rows_loaded + report.rows_quarantined:  # guard the accounting itself
         raise RuntimeError(f"{rel_path}: {report.rows_read} rows read but {report.rows_loaded} loaded "
                            f"+ {report.rows_quarantined} quarantined")
-    report.finished_at = datetime.now(timezone.utc)
+    report.finished_at = datetime.now(UTC)
     return report, contacts, quarantine_rows
 
 
@@ -330,7 +292,7 @@ def _process_suppression_file(parsed: Any, report: FileReport, aliases: HeaderAl
     report.source_system = SUPPRESSION_SOURCE
     quarantine_rows = _quarantine_rows(report, quarantine)
     report.rows_read, report.rows_loaded, report.rows_quarantined = parsed.rows_read, len(rows), len(quarantine_rows)
-    report.finished_at = datetime.now(timezone.utc)
+    report.finished_at = datetime.now(UTC)
     return report, pa.Table.from_pylist(rows, schema=SUPPRESSION_SCHEMA), quarantine_rows
 
 
@@ -415,7 +377,7 @@ def landing_files(landing_dir: str, aliases_path: str, reports: list[FileReport]
     this run), keep the addresses on the list out of this run's contact rows.
     """
     suppressed = set(suppressed or ())
-    loaded_at = loaded_at or datetime.now(timezone.utc)
+    loaded_at = loaded_at or datetime.now(UTC)
     aliases = HeaderAliases.from_file(Path(aliases_path))
     state = dlt.current.resource_state().setdefault("files", {})
     root = Path(landing_dir)

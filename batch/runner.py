@@ -1,14 +1,14 @@
-"""The nightly batch, `python -m ingestion run` (what `make run` and a scheduler call).
+"""The nightly batch, `contacts run` (what `make run` and a scheduler call).
 
 Steps, in order:
 
 | step                      | what                                                                 |
 |---------------------------|----------------------------------------------------------------------|
-| load                      | new and changed landing files into raw_landing (python -m ingestion load) |
+| load                      | new and changed landing files into raw_landing (contacts load) |
 | build_before_enrichment   | dbt build --selector nightly_before_enrichment (selectors.yml)       |
 | enrich                    | ask the providers what enriched.enrichment_requests lists            |
 | build_after_enrichment    | dbt build --selector nightly_after_enrichment                        |
-| export                    | the campaign files of every segment (python -m ingestion export)     |
+| export                    | the campaign files of every segment (contacts export)     |
 
 Then, whatever happened: the run and its steps are recorded in monitoring.nightly_runs and
 monitoring.nightly_steps, the HTML report is written, a summary is printed and, when the
@@ -46,18 +46,26 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingestion.diagnose import explain, one_line
+from batch.console import print_export_result, print_load_result, render_table, summarise_warehouse
+from batch.dbt import dbt_command
+from batch.diagnose import explain, one_line
+from batch.enrich import EndpointsFactory, EnrichmentNotRun, configured_endpoints, enrich
+from batch.exports import run_export
+from batch.lock import AlreadyRunning, RunLock
+from batch.monitoring.alerts import alert_for, ping_heartbeat
+from batch.monitoring.report import report_path, write_report
 from ingestion.faults import checkpoint
+from ingestion.landing import discover_files
+from ingestion.landing.load import LoadResult, run_load
 from ingestion.settings import REPO_ROOT, Settings, table_exists
 
 if TYPE_CHECKING:
     from ingestion.enrichment.loader import EnrichmentResult
-    from ingestion.load import LoadResult
 
 log = logging.getLogger(__name__)
 
@@ -163,9 +171,9 @@ class Options:
     retry_wait: float = 30.0
     resume: bool = True
     alert_on_warnings: bool = False
-    demo: bool = False  # demo data into an empty landing folder, the emulator for demo data
-    demo_contacts: int = 20_000
-    seed: int = 42
+    # where the enrichment requests go (batch/enrich.py): the configured providers; the demo
+    # tooling passes the local emulator for demo data
+    endpoints: EndpointsFactory = configured_endpoints
     empty_landing_alert_nights: int = 3  # alert from this many nights in a row without a landing file
     max_enrich_failure_share: float = 0.2  # alert when more of the requests sent got no answer
     max_pending_requests: int = 250_000  # alert when the enrichment backlog is larger
@@ -182,7 +190,7 @@ class Options:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _parse_iso(text: str) -> datetime:
@@ -191,51 +199,6 @@ def _parse_iso(text: str) -> datetime:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
-
-
-# --------------------------------------------------------------------- lock ----
-
-class AlreadyRunning(RuntimeError):
-    pass
-
-
-class RunLock:
-    """An exclusive flock on a file; the file says who holds it. Dropped by the kernel when
-    the holder exits, however it exits: a killed run leaves no lock behind."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    def acquire(self, holder: dict) -> None:
-        import fcntl
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise AlreadyRunning(self._describe_holder()) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps(holder).encode())
-        os.fsync(fd)
-        self._fd = fd
-
-    def _describe_holder(self) -> str:
-        try:
-            holder = json.loads(self.path.read_text(encoding="utf-8") or "{}")
-        except (OSError, ValueError):
-            holder = {}
-        if not holder:
-            return "another nightly run holds the lock"
-        return (f"nightly run {holder.get('run_id')} (pid {holder.get('pid')} on {holder.get('host')}, "
-                f"started {holder.get('started_at')}) is still going")
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing the descriptor drops the flock
-            self._fd = None
 
 
 # ------------------------------------------------------------------- memory ----
@@ -303,7 +266,6 @@ def stream_dbt(args: list[str], env: dict[str, str], step: str) -> tuple[int, li
     If the run itself is stopped meanwhile (SIGTERM, Ctrl-C), dbt is stopped too: an
     orphaned dbt would hold the warehouse the run still has to record in.
     """
-    from ingestion.cli import dbt_command
 
     tail: deque[str] = deque(maxlen=60)
     finished = 0
@@ -470,16 +432,12 @@ class Nightly:
 
     # ---- the steps ----
     def step_load(self, attempt: int) -> StepOutcome:
-        from ingestion.cli import print_load_result
-        from ingestion.landing import discover_files
-        from ingestion.load import run_load
-
         landing, warehouse = self.settings.landing_dir, self.settings.warehouse
         missing = not landing.is_dir()
         if missing and not loaded_before(warehouse):
             raise StepFailed(f"the landing folder {landing} does not exist and nothing has ever been loaded into "
                              f"{warehouse}: set LANDING_DIR to the folder the CRM exports are dropped in (a typo? a "
-                             "mount that is not there?); `make run` or `python -m ingestion run --demo` runs the demo",
+                             "mount that is not there?); `make run` or `contacts-demo run` runs the demo",
                              transient=False, blocks_rest=True)
         result = run_load(self.settings, on_extracted=self.note_input)
         print_load_result(result)
@@ -550,18 +508,15 @@ class Nightly:
                          problems=problems)
 
     def step_enrich(self, attempt: int) -> StepOutcome:
-        from ingestion.cli import EnrichmentNotRun, enrich
-
         try:
             # one credit budget for the night: this run, its retries and the runs that resume it
-            result, note = enrich(self.settings, demo=self.options.demo, progress=False,
+            result, where = enrich(self.settings, endpoints=self.options.endpoints, progress=False,
                                   budget_period=f"night-{self.run.night_id}")
         except EnrichmentNotRun as exc:
             # the contacts and lists are still good without tonight's answers: the night goes on
             return StepOutcome("warn", {}, f"the enrichment could not run: {exc}", alert=True)
         if result is None:
-            refused = "emulator" in note
-            return StepOutcome("warn" if refused else "skipped", {}, note, alert=refused)
+            return StepOutcome("warn" if where.refused else "skipped", {}, where.skipped or "", alert=where.refused)
         providers = result.providers
         counts = {"requests": sum(p.requested for p in providers),
                   "sent": sum(p.matched + p.not_found + p.failed + p.unanswered for p in providers),
@@ -586,7 +541,7 @@ class Nightly:
                           if "deadline" in p.stopped
                           else "the rest is asked next night; a smaller batch_size or concurrency keeps under the "
                                "provider's rate limit" if "rate limited" in p.stopped
-                          else "a bug: run `python -m ingestion enrich -v` for the traceback and report it"
+                          else "a bug: run `contacts enrich -v` for the traceback and report it"
                           if "internal error" in p.stopped
                           else "check the provider's status page and base_url")
                 trouble.append(f"{p.provider}: stopped, {p.stopped}: {advice}")
@@ -604,9 +559,6 @@ class Nightly:
         return trouble
 
     def step_export(self, attempt: int) -> StepOutcome:
-        from ingestion.cli import print_export_result
-        from ingestion.exports import run_export
-
         result = run_export(self.settings)
         print_export_result(result)
         outcome = StepOutcome("ok", {"segments": len(result.segments), "rows": sum(s.rows for s in result.segments),
@@ -615,7 +567,7 @@ class Nightly:
                                      "held": len(result.held)})
         return outcome.degraded_by([
             f"{s.segment}: the new export would remove {s.removes:,} of its {s.previous_rows:,} contacts, so the "
-            "previous files were kept; if the lists really shrank, run `python -m ingestion export "
+            "previous files were kept; if the lists really shrank, run `contacts export "
             "--confirm-removals` (a new or wrong warehouse, CONTACTS_WAREHOUSE, is the usual cause)"
             for s in result.held] + [f"{segment}: not exported, {why}" for segment, why in result.refused.items()])
 
@@ -724,7 +676,7 @@ create table if not exists monitoring.nightly_steps (
 
 
 def _utc_naive(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value).astimezone(timezone.utc).replace(tzinfo=None) if value else None
+    return datetime.fromisoformat(value).astimezone(UTC).replace(tzinfo=None) if value else None
 
 
 def record_run(settings: Settings, run: RunRecord) -> None:
@@ -755,8 +707,6 @@ def record_run(settings: Settings, run: RunRecord) -> None:
 # --------------------------------------------------------------------- main ----
 
 def print_summary(settings: Settings, run: RunRecord) -> None:
-    from ingestion.cli import render_table, summarise_warehouse
-
     print("== summary")
     rows = [[s.step, s.status, s.seconds, s.peak_memory_mb, s.attempts, s.method,
              ", ".join(f"{k} {v:,}" for k, v in s.counts.items() if v)] for s in run.steps]
@@ -794,9 +744,6 @@ def _terminate_as_exit() -> Iterator[None]:
 
 
 def run_nightly(settings: Settings, options: Options) -> int:
-    from ingestion.alerts import alert_for, ping_heartbeat
-    from ingestion.report import report_path, write_report
-
     nightly = Nightly(settings, options)
     run = nightly.run
     lock = RunLock(settings.nightly_dir / "lock")

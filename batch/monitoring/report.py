@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -264,7 +264,7 @@ def build_page(con: duckdb.DuckDBPyConnection, warehouse: Path) -> str:
 
     latest = runs[-1] if runs else None
     latest_steps = [s for s in steps if latest and s[0] == latest["run_id"]]
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<title>Nightly contact batch – run report</title>",

@@ -1,6 +1,6 @@
 """Accuracy of the cleaned and deduped layers against the demo generator's ground truth.
 
-`python -m ingestion accuracy` (and `make bench`) join `cleaned.cleaned_contacts` to
+`contacts-demo accuracy` (and `make bench`) join `cleaned.cleaned_contacts` to
 GROUND_TRUTH_DIR/records.parquet on (source system, source record id) and print, per
 field, how many records the cleaned value gets right:
 
@@ -27,6 +27,8 @@ from pathlib import Path
 
 import duckdb
 
+from batch.console import render_table
+
 TARGETS = {"email": 0.995, "country": 0.995, "phone": 0.99, "street_suffix": 0.98, "state": 0.98,
            "postal_code": 0.98, "company_domain": 0.98, "seniority": 0.95}
 
@@ -35,7 +37,8 @@ CHECKS = {
               "case when truth.email_is_valid then cleaned.is_email_valid and cleaned.email_address = truth.true_email "
               "else not cleaned.is_email_valid end"),
     "phone": ("truth.phone_is_valid is not null",
-              "case when truth.phone_is_valid then cleaned.is_phone_valid and cleaned.phone_e164 = truth.true_phone_e164 "
+              "case when truth.phone_is_valid "
+              "then cleaned.is_phone_valid and cleaned.phone_e164 = truth.true_phone_e164 "
               "else not cleaned.is_phone_valid end"),
     # the country field's own spelling must map to the true code (an inferred country does not count)
     "country": ("nullif(trim(cleaned.country_original), '') is not null",
@@ -91,7 +94,6 @@ def measure(warehouse: Path, truth_dir: Path) -> list[FieldAccuracy]:
 
 
 def render(results: list[FieldAccuracy]) -> str:
-    from ingestion.cli import render_table
 
     return render_table(["field", "records", "correct", "accuracy", "target", "met"],
                         [[r.field, r.records, r.correct, f"{r.accuracy:.2%}", f"{r.target:.1%}",
@@ -183,7 +185,6 @@ def duplicates_meet_targets(results: list[PairQuality]) -> bool:
 
 
 def render_duplicates(results: list[PairQuality]) -> str:
-    from ingestion.cli import render_table
 
     rows = []
     for r in results:

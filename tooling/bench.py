@@ -12,7 +12,7 @@ cleaned layer, then the deduped layer is built from scratch, timed on its own.
 After it, the morning's outputs are timed: the enriched models and segments, the
 campaign exports, and erasing one person (which rebuilds every model).
 
-The nightly table runs the whole nightly command (python -m ingestion run --demo, the local
+The nightly table runs the whole nightly command (contacts-demo run, the local
 provider emulator answering) on fresh demo data for each size in `nightly_scales`
 (500k and 1M by default): a first run, then a second run after a 1 % delta of new
 records lands. Per step: seconds and peak memory of the run's process tree (sampled by
@@ -34,8 +34,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingestion.cli import dbt_command, render_table
+from batch.console import render_table
+from batch.dbt import dbt_command
 from ingestion.settings import REPO_ROOT
+from tooling.accuracy import measure, measure_duplicates, render, render_duplicates
+from tooling.emulator import COMPANY, DEFAULT_KEYS, PERSON, Emulator, EmulatorConfig, Faults
 
 FLOOR_SCRIPT = """
 import sys, duckdb
@@ -111,11 +114,11 @@ def _prepare(root: Path, contacts: int, seed: int, env: dict[str, str]) -> tuple
     landing, truth = root / "landing", root / "truth"
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
-    _timed([py, "-m", "ingestion", "demo", "--contacts", str(contacts), "--seed", str(seed),
+    _timed([py, "-m", "tooling", "generate", "--contacts", str(contacts), "--seed", str(seed),
             "--landing-dir", str(landing), "--truth-dir", str(truth), "--force"], env, root / "demo.log")
     env = {**env, "CONTACTS_WAREHOUSE": str(root / "contacts.duckdb"), "LANDING_DIR": str(landing),
            "DBT_TARGET_PATH": str(root / "dbt_target"), "DBT_LOG_PATH": str(root / "dbt_logs")}
-    _timed([py, "-m", "ingestion", "load"], env, root / "load.log")
+    _timed([py, "-m", "batch", "load"], env, root / "load.log")
     _timed(_dbt("build", "--select", "path:seeds", "path:models/staging", "path:models/cleaned",
                 "--indirect-selection", "cautious"), env, root / "dbt_cleaned.log")
     return landing, truth, env
@@ -137,7 +140,6 @@ def _enrichment_rows(root: Path, truth: Path, env: dict[str, str]) -> list[list[
     """Person requests through the emulator (in this process) at each latency, loader timed alone."""
     import json
 
-    from ingestion.enrichment.emulator import COMPANY, DEFAULT_KEYS, PERSON, Emulator, EmulatorConfig, Faults
 
     rows = []
     batch, concurrency = 100, 4
@@ -150,7 +152,7 @@ def _enrichment_rows(root: Path, truth: Path, env: dict[str, str]) -> list[list[
                        "SOURCES__ENRICHMENT__PROVIDERS__PERSON__API_KEY": DEFAULT_KEYS[PERSON],
                        "SOURCES__ENRICHMENT__PROVIDERS__PERSON__BATCH_SIZE": str(batch),
                        "SOURCES__ENRICHMENT__PROVIDERS__PERSON__CONCURRENCY": str(concurrency)}
-            secs, mb, _ = _timed([sys.executable, "-m", "ingestion", "enrich", "--provider", PERSON,
+            secs, mb, _ = _timed([sys.executable, "-m", "batch", "enrich", "--provider", PERSON,
                                   "--limit", str(ENRICH_REQUESTS), "--no-progress"], run_env,
                                  root / f"enrich_{latency}ms.log")
             ledger = json.loads(json.dumps(emulator.ledger.as_dict()))[PERSON]
@@ -171,7 +173,7 @@ def _nightly_rows(root: Path, contacts: int, seed: int, base_env: dict[str, str]
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     landing, truth = root / "landing", root / "truth"
-    _timed([py, "-m", "ingestion", "demo", "--contacts", str(contacts), "--seed", str(seed),
+    _timed([py, "-m", "tooling", "generate", "--contacts", str(contacts), "--seed", str(seed),
             "--landing-dir", str(landing), "--truth-dir", str(truth), "--force"], base_env, root / "demo.log")
     # the emulator answers (no provider configured), from the demo's ground truth
     env = {k: v for k, v in base_env.items() if not k.startswith(("SOURCES__ENRICHMENT", "NIGHTLY_"))}
@@ -182,10 +184,10 @@ def _nightly_rows(root: Path, contacts: int, seed: int, base_env: dict[str, str]
     for run, label in enumerate(("first run", "1% delta")):
         if run:
             delta = max(1, contacts // 100)
-            _timed([py, "-m", "ingestion", "demo", "--contacts", str(delta), "--seed", str(seed + 1),
+            _timed([py, "-m", "tooling", "generate", "--contacts", str(delta), "--seed", str(seed + 1),
                     "--landing-dir", str(landing / "delta"), "--truth-dir", str(root / "truth_delta"), "--force"],
                    base_env, root / "demo_delta.log")
-        secs, _, _ = _timed([py, "-m", "ingestion", "run", "--demo", "--retries", "0"], env, root / f"nightly_{run}.log")
+        secs, _, _ = _timed([py, "-m", "tooling", "run", "--retries", "0"], env, root / f"nightly_{run}.log")
         state = json.loads((root / ".contacts.nightly" / "state.json").read_text())
         calls = 0
         for step in state["steps"]:
@@ -213,7 +215,7 @@ def run_bench(contacts: int, seed: int, workdir: Path | None = None,
     try:
         landing, truth = root / "landing", root / "truth"
         shutil.rmtree(landing, ignore_errors=True)
-        secs, mb, _ = _timed([py, "-m", "ingestion", "demo", "--contacts", str(contacts), "--seed", str(seed),
+        secs, mb, _ = _timed([py, "-m", "tooling", "generate", "--contacts", str(contacts), "--seed", str(seed),
                               "--landing-dir", str(landing), "--truth-dir", str(truth), "--force"],
                              base_env, root / "demo.log")
         stages.append(Stage("demo data generation", secs, mb, contacts))
@@ -236,14 +238,14 @@ def run_bench(contacts: int, seed: int, workdir: Path | None = None,
             warehouse = root / name / "contacts.duckdb"
             shutil.rmtree(warehouse.parent, ignore_errors=True)
             env = {**base_env, "CONTACTS_WAREHOUSE": str(warehouse), "LANDING_DIR": str(folder)}
-            secs, mb, _ = _timed([py, "-m", "ingestion", "load"], env, root / f"load_{name}.log")
+            secs, mb, _ = _timed([py, "-m", "batch", "load"], env, root / f"load_{name}.log")
             rows = _count(warehouse, "select count(*) from raw_landing.contacts")
             note = f"{secs / floor.seconds:.1f}x floor" if name == "csv_only" else ""
             stages.append(Stage(label, secs, mb, rows, note))
 
         warehouse = root / "all" / "contacts.duckdb"
         env = {**base_env, "CONTACTS_WAREHOUSE": str(warehouse), "LANDING_DIR": str(landing)}
-        secs, mb, _ = _timed([py, "-m", "ingestion", "load"], env, root / "load_rerun.log")
+        secs, mb, _ = _timed([py, "-m", "batch", "load"], env, root / "load_rerun.log")
         stages.append(Stage("ingestion: re-run, nothing changed", secs, mb, 0, "files skipped by size+mtime"))
 
         env.update({"DBT_TARGET_PATH": str(root / "dbt_target"), "DBT_LOG_PATH": str(root / "dbt_logs")})
@@ -260,16 +262,15 @@ def run_bench(contacts: int, seed: int, workdir: Path | None = None,
         records, pairs, golden = _dedupe_figures(warehouse)
         stages.append(Stage("deduped layer, full refresh", secs, mb, records,
                             f"{pairs:,} pairs, {pairs / records:.2f}/record, {golden:,} contacts"))
-        from ingestion.accuracy import measure, measure_duplicates
         # scored before the delta arrives: the delta's records are not in this ground truth
         accuracy = measure(warehouse, truth)
         duplicates = measure_duplicates(warehouse, truth)
         # a 1 % nightly delta: new demo files in a sub-folder, loaded, then incremental runs
         delta = max(1, contacts // 100)
-        _timed([py, "-m", "ingestion", "demo", "--contacts", str(delta), "--seed", str(seed + 1),
+        _timed([py, "-m", "tooling", "generate", "--contacts", str(delta), "--seed", str(seed + 1),
                 "--landing-dir", str(landing / "delta"), "--truth-dir", str(root / "truth_delta"), "--force"],
                base_env, root / "demo_delta.log")
-        secs, mb, _ = _timed([py, "-m", "ingestion", "load"], env, root / "load_delta.log")
+        secs, mb, _ = _timed([py, "-m", "batch", "load"], env, root / "load_delta.log")
         stages.append(Stage("ingestion: 1% nightly delta", secs, mb, delta))
         secs, mb, _ = _timed(cleaned_run, env, root / "dbt_cleaned_delta.log")
         stages.append(Stage("cleaned layer, 1% delta (incremental)", secs, mb, delta, "incl. dbt start-up"))
@@ -287,12 +288,12 @@ def run_bench(contacts: int, seed: int, workdir: Path | None = None,
         stages.append(Stage("dbt build source:enrichment+ (dim, segments)", secs, mb,
                             _count(warehouse, "select count(*) from enriched.dim_contacts"),
                             "incl. dbt start-up and tests"))
-        secs, mb, _ = _timed([py, "-m", "ingestion", "export"], env, root / "export.log")
+        secs, mb, _ = _timed([py, "-m", "batch", "export"], env, root / "export.log")
         stages.append(Stage("campaign exports (CSV + Parquet)", secs, mb,
                             _count(warehouse, "select count(*) from exports.campaign_export_contacts"),
                             f"{_count(warehouse, 'select count(*) from exports.segment_catalog')} segments"))
         email = _scalar(warehouse, "select min(email_address) from exports.campaign_export_contacts")
-        secs, mb, _ = _timed([py, "-m", "ingestion", "forget", "--email", email], env, root / "forget.log")
+        secs, mb, _ = _timed([py, "-m", "batch", "forget", "--email", email], env, root / "forget.log")
         stages.append(Stage("forget one person", secs, mb, 1, "incl. dbt build --full-refresh, exports"))
 
         for scale in dedupe_scales or []:
@@ -319,11 +320,10 @@ def run_bench(contacts: int, seed: int, workdir: Path | None = None,
         print(render_table(["latency/call", "requests", "calls", "credits", "seconds", "requests/s",
                             "ceiling req/s", "peak MB"], enrich_rows))
     if nightly_rows:
-        print("\nThe nightly run (python -m ingestion run; local provider emulator, no latency): a first run, "
+        print("\nThe nightly run (contacts run; local provider emulator, no latency): a first run, "
               "then a second after a 1 % delta of new records (people the emulator does not know)\n")
         print(render_table(["contacts", "run", "step", "status", "seconds", "peak MB", "provider calls",
                             "rows loaded"], nightly_rows))
-    from ingestion.accuracy import render, render_duplicates
     print(f"\nCleaned-layer accuracy against the ground truth ({contacts:,} contacts)\n")
     print(render(accuracy))
     print(f"\nDuplicate merges against the ground truth ({contacts:,} contacts)\n")

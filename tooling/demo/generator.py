@@ -21,14 +21,15 @@ import json
 import random
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingestion.demo import vocabulary as v
-from ingestion.landing import DEMO_MARKER, file_sha256
+from ingestion.landing import file_sha256
+from tooling.demo import vocabulary as v
+from tooling.demo.marker import DEMO_MARKER
 
 SOURCE_WEIGHTS = {"hubspot": 0.35, "salesforce": 0.28, "webinar": 0.15,
                   "tradeshow": 0.12, "partner": 0.10}
@@ -42,7 +43,7 @@ FILE_NAMES = {
 # extra records per person: 0..5
 EXTRA_RECORDS = {0: 0.862, 1: 0.083, 2: 0.030, 3: 0.014, 4: 0.007, 5: 0.004}
 
-EPOCH_START = datetime(2022, 1, 1, tzinfo=timezone.utc)
+EPOCH_START = datetime(2022, 1, 1, tzinfo=UTC)
 EPOCH_DAYS = 1764  # up to 2026-10-31
 
 # phone numbering plans: country -> type -> (prefixes, free digits). Prefixes
@@ -162,7 +163,7 @@ class DemoGenerator:
         self.rng = random.Random(seed)
         self._phone_counters: dict[tuple[str, str], int] = {}
         self._emails: set[str] = set()
-        self._record_ids: dict[str, int] = {s: 0 for s in SOURCE_WEIGHTS}
+        self._record_ids: dict[str, int] = dict.fromkeys(SOURCE_WEIGHTS, 0)
         self._cumulative: dict[int, tuple[list, list[float]]] = {}
 
     # ------------------------------------------------------------ helpers ----
@@ -641,7 +642,7 @@ class DemoGenerator:
 
 
 def _write_demo_marker(landing_dir: Path, paths: list[Path]) -> None:
-    """Name the files as demo data (ingestion.landing.DEMO_MARKER): only these may go to the emulator."""
+    """Name the files as demo data (tooling/demo/marker.py): only these may go to the emulator."""
     marker = landing_dir / DEMO_MARKER
     try:
         listed = json.loads(marker.read_text(encoding="utf-8"))

@@ -1,6 +1,7 @@
 """A local emulator of two enrichment providers: a real HTTP server on 127.0.0.1.
 
-`make run` starts it when no provider URL is configured; the tests and `make bench`
+`make run` (`contacts-demo run`) starts it when no provider URL is configured and the data is
+the demo's (tooling/standin.py); the tests and `make bench`
 start it too. It answers from the demo generator's ground truth, so what lands in
 the warehouse can be checked.
 
@@ -41,11 +42,12 @@ Data Labs counts) answers the rest with 429 and `x-ratelimit-reset` (epoch secon
 no Retry-After; every answer carries `x-ratelimit-remaining`. `enum_version` 2 renames
 some enums, as providers do between API versions.
 
-Run alone: `python -m ingestion emulator --port 8799` (see `--help`).
+Run alone: `contacts-demo emulator --port 8799` (see `--help`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -407,8 +409,8 @@ class Emulator:
             if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH[provider]:
                 raise ValueError
         except (ValueError, KeyError, TypeError):
-            return Reply(400, window, json.dumps({"error": {"type": "invalid_request_error",
-                                                            "message": f"send 1-{MAX_BATCH[provider]} requests"}}).encode())
+            error = {"type": "invalid_request_error", "message": f"send 1-{MAX_BATCH[provider]} requests"}
+            return Reply(400, window, json.dumps({"error": error}).encode())
         f = self.config.faults[provider]
         if len(items) > 1 and self.happens(provider, "partial", f.partial_rate):
             items = items[:max(1, int(len(items) * self.draw()))]
@@ -424,7 +426,8 @@ class Emulator:
         text = json.dumps(answer).encode()
         if self.happens(provider, "slow", f.slow_rate):
             self.stopping.wait(f.slow_seconds)
-        if self.happens(provider, "gateway", f.gateway_rate):  # the work is done and billed; the gateway in front gave up
+        # the work is done and billed; the gateway in front gave up
+        if self.happens(provider, "gateway", f.gateway_rate):
             return Reply(502, {"Content-Type": "text/html"},
                          b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
                          b"</h1></center><hr><center>nginx</center></body></html>")
@@ -452,10 +455,8 @@ def _handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             for k, v in headers.items():
                 self.send_header(k, v)
             self.end_headers()
-            try:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
                 self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
-                pass
 
         def _deliver(self, reply: Reply) -> None:
             if reply.delivery == "whole":

@@ -25,9 +25,8 @@ opens has them. Each is vectorised (an Arrow UDF: one Python call per batch).
 
 from __future__ import annotations
 
-from typing import Any
-
 import re
+from typing import Any
 
 import phonenumbers
 import pyarrow as pa
@@ -133,9 +132,7 @@ def name_case(name: str | None) -> str | None:
     parts = _WORD.findall(text.lower())
     out = []
     for i, part in enumerate(parts):
-        if not part[0].isalpha():
-            out.append(part)
-        elif i > 0 and part in PARTICLES and parts[i - 1] == " ":
+        if not part[0].isalpha() or i > 0 and part in PARTICLES and parts[i - 1] == " ":
             out.append(part)
         else:
             out.append(_cap_word(part))
@@ -197,7 +194,7 @@ def register(conn: Any) -> None:
 
 
 class Plugin(BasePlugin):  # type: ignore[misc,valid-type]
-    """dbt-duckdb plugin: `plugins: [{module: ingestion.duckdb_functions}]` in profiles.yml."""
+    """dbt-duckdb plugin: `plugins: [{module: batch.duckdb_functions}]` in profiles.yml."""
 
     def configure_connection(self, conn: Any) -> None:
         register(conn)

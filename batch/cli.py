@@ -1,0 +1,202 @@
+"""The `contacts` command (also `python -m batch`): parses the arguments and calls the batch.
+
+Each command is a few lines: the work is done by the runner (batch/runner.py), the steps it
+orchestrates (ingestion/, batch/dbt.py, batch/enrich.py, batch/exports.py, batch/privacy.py)
+and what prints their results (batch/console.py). The demo, the provider emulator, the
+accuracy scorer and the bench are the `contacts-demo` command (tooling/cli.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from batch.console import print_export_result, print_load_result
+from batch.dbt import run_dbt
+from batch.diagnose import one_line
+from batch.enrich import EndpointsFactory, EnrichmentNotRun, configured_endpoints, enrich
+from batch.exports import run_export
+from batch.privacy import erase, read_addresses
+from batch.runner import Options, run_nightly
+from ingestion.landing.load import run_load
+from ingestion.settings import REPO_ROOT, Settings, load_settings
+
+log = logging.getLogger("batch")
+
+
+def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    result = run_load(settings)
+    print_load_result(result)
+    return 1 if result.failed_files and args.strict else 0
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    extra = args.dbt_args[1:] if args.dbt_args[:1] == ["--"] else args.dbt_args  # `build -- --select x`
+    return run_dbt(settings, ["build", *extra])
+
+
+def cmd_enrich(args: argparse.Namespace, settings: Settings, endpoints: EndpointsFactory = configured_endpoints
+               ) -> int:
+    try:
+        enrich(settings, dry_run=args.dry_run, only=args.provider or None, limit=args.limit, endpoints=endpoints,
+               progress=False if args.no_progress else None)
+    except EnrichmentNotRun as exc:
+        print(f"ERROR {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_options(args: argparse.Namespace) -> Options:
+    """The nightly run's options: the environment's (NIGHTLY_*), then the command line's."""
+    options = Options.from_env()
+    if args.retries is not None:
+        options.retries = args.retries
+    if args.retry_wait is not None:
+        options.retry_wait = args.retry_wait
+    options.resume = not args.no_resume
+    options.alert_on_warnings = options.alert_on_warnings or args.alert_on_warnings
+    return options
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    return run_nightly(settings, run_options(args))
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    print_export_result(run_export(settings, confirm_removals=args.confirm_removals))
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.warehouse.exists():
+        print(f"no warehouse at {settings.warehouse}", file=sys.stderr)
+        return 2
+    emails = read_addresses(args.email or [], args.from_file)
+    if not emails:
+        print("forget: give at least one --email (or --from-file)", file=sys.stderr)
+        return 2
+    return erase(settings, emails)
+
+
+def add_run_arguments(run: argparse.ArgumentParser) -> None:
+    """The nightly run's options (shared with `contacts-demo run`)."""
+    run.add_argument("--retries", type=int, help="attempts after a transient failure of a step "
+                                                 "(default: NIGHTLY_RETRIES or 2)")
+    run.add_argument("--retry-wait", type=float, help="seconds between attempts "
+                                                      "(default: NIGHTLY_RETRY_WAIT_SECONDS or 30)")
+    run.add_argument("--no-resume", action="store_true",
+                     help="run every step even when the previous run was interrupted and nothing changed")
+    run.add_argument("--alert-on-warnings", action="store_true",
+                     help="alert also when the run only warned (default: NIGHTLY_ALERT_ON_WARNINGS)")
+
+
+def add_enrich_arguments(enrich_: argparse.ArgumentParser) -> None:
+    """The enrichment's options (shared with `contacts-demo enrich`)."""
+    enrich_.add_argument("--dry-run", action="store_true",
+                         help="send nothing; print how many calls and credits the run would use at most")
+    enrich_.add_argument("--provider", action="append", metavar="NAME",
+                         help="ask only this provider (repeatable; default: all, in waterfall order)")
+    enrich_.add_argument("--limit", type=int, help="send at most this many requests per provider")
+    enrich_.add_argument("--no-progress", action="store_true", help="no progress bar on the terminal")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="contacts",
+        description="Load CRM contact exports into the DuckDB warehouse and run the dbt project. "
+                    "Paths come from CONTACTS_WAREHOUSE, LANDING_DIR, EXPORT_DIR and GROUND_TRUTH_DIR.")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log at info level (-vv: debug). Info logs carry file names and counts, "
+                             "never emails or names")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    load = sub.add_parser("load", help="load new and changed landing files into raw_landing.*",
+                          description="Load every new or changed file of the landing folder into the "
+                                      "warehouse (raw_landing.contacts, quarantined_rows, file_loads) and "
+                                      "print rows read, loaded and quarantined per file.")
+    load.add_argument("--strict", action="store_true", help="exit 1 when a file could not be read")
+    load.set_defaults(func=cmd_load)
+
+    build = sub.add_parser("build", help="run `dbt build` against the configured warehouse",
+                           description="Run `dbt build` with the project's profiles and warehouse; "
+                                       "arguments after -- go to dbt (e.g. -- --select staging).")
+    build.add_argument("dbt_args", nargs=argparse.REMAINDER, help="extra arguments for dbt build")
+    build.set_defaults(func=cmd_build)
+
+    run = sub.add_parser("run", help="the nightly batch: load, build, enrich, build, export, report, alert",
+                         description="The nightly batch: load the landing files; dbt build --selector "
+                                     "nightly_before_enrichment; ask the configured enrichment providers; dbt "
+                                     "build --selector nightly_after_enrichment; write the campaign exports. "
+                                     "Records every step in monitoring.nightly_steps, writes the HTML report, "
+                                     "prints a summary, posts an alert to NIGHTLY_ALERT_WEBHOOK_URL when the run "
+                                     "failed or degraded and pings NIGHTLY_HEARTBEAT_URL. It never invents data: "
+                                     "an empty landing folder is a warning (nothing new tonight), a missing one on "
+                                     "a warehouse that never loaded is an error. One run at a time (exit status "
+                                     "75 when another holds the lock); a failed or killed run is resumed by the "
+                                     "next. Exit status 1 when the run failed.")
+    add_run_arguments(run)
+    run.set_defaults(func=cmd_run)
+
+    enrich_ = sub.add_parser("enrich", help="ask the enrichment providers what enriched.enrichment_requests lists",
+                             description="Read enriched.enrichment_requests, ask the providers in waterfall order "
+                                         "within the run's budget, append every response to "
+                                         "raw_enrichment.provider_responses and print a summary. Providers come "
+                                         "from .dlt/config.toml and .dlt/secrets.toml (or SOURCES__ENRICHMENT__* "
+                                         "variables); with none configured nothing is sent.")
+    add_enrich_arguments(enrich_)
+    enrich_.set_defaults(func=cmd_enrich)
+
+    export_ = sub.add_parser("export", help="write every segment's campaign files and the manifest to EXPORT_DIR",
+                             description="For every segment of exports.segment_catalog write <segment>.csv, "
+                                         "<segment>.parquet, adds.csv and removes.csv (against the previous "
+                                         "export) into EXPORT_DIR/<segment>/, suppressions.csv, then "
+                                         "manifest.json. A segment whose export would remove more than "
+                                         "EXPORT_MAX_REMOVE_SHARE (0.5) of its list keeps its previous files.")
+    export_.add_argument("--confirm-removals", action="store_true",
+                         help="write every segment even when its export removes more than EXPORT_MAX_REMOVE_SHARE "
+                              "of the list (after checking that the lists really shrank)")
+    export_.set_defaults(func=cmd_export)
+
+    forget_ = sub.add_parser("forget", help="erase a person: raw rows, provider answers, models, exports",
+                             description="Erase everyone holding one of the given addresses from every raw "
+                                         "table, provider response, model and export file; keep only the "
+                                         "addresses' sha256 on the suppression list (LANDING_DIR/"
+                                         "suppression__erasures.csv) so they are never imported again. "
+                                         "Rebuilds every model (dbt build --full-refresh) and the exports.")
+    forget_.add_argument("--email", action="append", metavar="ADDRESS", help="an address to erase (repeatable)")
+    forget_.add_argument("--from-file", metavar="PATH", help="a file of addresses, one per line")
+    forget_.set_defaults(func=cmd_forget)
+
+    return parser
+
+
+def configure(verbose: int) -> None:
+    """Logging at the asked level (dlt's too), and dlt's configuration from the repository."""
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # dlt logs through its own logger, at the same level
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", logging.getLevelName(level))
+    # dlt reads .dlt/config.toml and .dlt/secrets.toml of the repository, from any working directory
+    os.environ.setdefault("DLT_PROJECT_DIR", str(REPO_ROOT))
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Call the parsed command; any failure becomes one line for the operator (the traceback with -v)."""
+    try:
+        return args.func(args, load_settings())
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line for the operator; the traceback with -v
+        if args.verbose:
+            log.exception("%s failed", args.command)
+        print(f"ERROR {args.command}: {one_line(exc)}" + ("" if args.verbose else " (-v for the traceback)"),
+              file=sys.stderr)
+        return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure(args.verbose)
+    return dispatch(args)

@@ -1,3 +1,0 @@
-from ingestion.cli import main
-
-raise SystemExit(main())
