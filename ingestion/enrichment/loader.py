@@ -380,6 +380,24 @@ class CallResult:
     stop: str | None = None       # stop this provider for the run, with why
 
 
+@dataclass
+class BatchCalls:
+    """One batch's calls: the credits reserved for the next, those possibly billed without an
+    answer, and the call that is in the ledger as sent and not yet as ended."""
+
+    batch: list[Request]
+    batch_id: str
+    reserved: int
+    attempts: int = 0
+    rate_limited: int = 0
+    lost: int = 0
+    open_call: str | None = None
+
+    @property
+    def ids(self) -> list[str]:
+        return [r.request_id for r in self.batch]
+
+
 class ProviderRun:
     """One provider's share of a run: a queue of requests, worker threads, a breaker.
 
@@ -547,96 +565,120 @@ class ProviderRun:
 
     # ---- one batch ----
     def _send(self, session: DeadlineSession, batch: list[Request], reserved: int, batch_id: str) -> None:
-        cfg = self.config
-        body = self.api.body(batch, cfg.min_likelihood)
-        headers = self.api.headers(cfg.api_key)
-        ids = [r.request_id for r in batch]
+        """Call until the batch is answered, given up or the provider stops; then record it."""
+        state = BatchCalls(batch, batch_id, reserved)
+        body = self.api.body(batch, self.config.min_likelihood)
+        headers = self.api.headers(self.config.api_key)
         requested_at = _now()
-        attempts = rate_limited = 0
-        lost = 0                  # credits this batch's calls may have been billed without an answer
-        open_call = None          # a call in the ledger as sent, not yet as ended
         result = CallResult(error="not sent")
         try:
             while True:
-                why_not = self._why_not_send()
-                if why_not:
-                    result = CallResult(error=why_not)
+                refused = self._before_call(state)
+                if refused is not None:
+                    result = refused
                     break
-                if reserved < len(batch):  # the last attempt's credits went to a lost answer
-                    reserved += self.budget.reserve_credits(len(batch) - reserved)
-                    if reserved < len(batch):
-                        self.stop("credit budget of the night used up", budget=True)
-                        result = CallResult(error="credit budget of the night used up before a retry")
-                        break
-                if not self.budget.take_call():
-                    self.stop("call budget of the run used up", budget=True)
-                    result = CallResult(error="call budget of the run used up")
+                result = self._attempt(session, state, body, headers)
+                if not self._again(state, result):
                     break
-                attempts += 1
-                open_call = f"{batch_id}-{attempts}"
-                self.ledger.sent(open_call, cfg.name, len(batch), ids, self.run_id)
-                with self._lock:
-                    self.stats.calls += 1
-                result = self._call(session, body, headers)
-                if result.answers is not None:
-                    charged = sum(1 for rid in ids if (a := result.answers.get(rid)) is not None
-                                  and a.status == 200 and a.billed)
-                    # an item left out of the answer, or unreadable, may have been billed all the same
-                    unread = sum(1 for rid in ids if rid not in result.answers)
-                    self.ledger.ended(open_call, charged + unread, lost=False)
-                    open_call = None
-                    self.budget.settle(reserved, charged + unread)
-                    reserved = 0
-                    with self._lock:
-                        self.stats.at_risk += unread
-                        self._consecutive_failures = 0
-                    break
-                spent = len(batch) if result.may_be_billed else 0
-                self.ledger.ended(open_call, spent, lost=result.may_be_billed)
-                open_call = None
-                if result.may_be_billed:
-                    self.budget.settle(reserved, spent)
-                    reserved = 0
-                    lost += spent
-                if result.stop:
-                    self.stop(result.stop)
-                    break
-                if not result.retry:
-                    break
-                if result.http_status == 429 and rate_limited < cfg.max_rate_limit_waits:
-                    rate_limited += 1  # the provider's pace, not a failure: wait for its window
-                    self._pause(result.wait if result.wait is not None else
-                                backoff_delay(rate_limited, cfg.backoff_seconds, cfg.max_backoff_seconds, None,
-                                              self._rng))
-                    continue
-                with self._lock:
-                    self._consecutive_failures += 1
-                    tripped = self._consecutive_failures >= cfg.breaker_failures
-                if tripped:
-                    self.stop(f"circuit open after {cfg.breaker_failures} failed calls in a row (last: "
-                              f"{result.error})")
-                if attempts - rate_limited > cfg.max_retries:
-                    break
-                self._sleep(backoff_delay(attempts - rate_limited, cfg.backoff_seconds, cfg.max_backoff_seconds,
-                                          result.wait, self._rng))
         except Exception as exc:  # noqa: BLE001 - whatever goes wrong, the batch is settled and recorded
-            log.error("provider %s: a batch failed on %s; its requests stay pending", cfg.name, type(exc).__name__)
-            log.debug("batch failure", exc_info=True)
-            result = CallResult(error=f"internal error: {type(exc).__name__}", may_be_billed=open_call is not None)
-            if open_call is not None:
-                self.ledger.ended(open_call, len(batch), lost=True)
-                lost += len(batch)
-                self.budget.settle(reserved, len(batch))
-                reserved = 0
+            result = self._settle_crash(state, exc)
         finally:
-            if reserved:
-                self.budget.settle(reserved, 0)
-        if result.answers is None and attempts == 0:
+            if state.reserved:
+                self.budget.settle(state.reserved, 0)
+        if result.answers is None and state.attempts == 0:
             # never sent (the provider stopped meanwhile): back to the queue, counted as not sent
             with self._lock:
                 self.queue.extend(batch)
             return
-        self._record(batch, batch_id, requested_at, attempts, result, lost)
+        self._record(batch, batch_id, requested_at, state.attempts, result, state.lost)
+
+    def _before_call(self, state: BatchCalls) -> CallResult | None:
+        """Why this call may not go out (as the batch's result), or None: credits and a call reserved."""
+        why_not = self._why_not_send()
+        if why_not:
+            return CallResult(error=why_not)
+        wanted = len(state.batch)
+        if state.reserved < wanted:  # the last attempt's credits went to a lost answer
+            state.reserved += self.budget.reserve_credits(wanted - state.reserved)
+            if state.reserved < wanted:
+                self.stop("credit budget of the night used up", budget=True)
+                return CallResult(error="credit budget of the night used up before a retry")
+        if not self.budget.take_call():
+            self.stop("call budget of the run used up", budget=True)
+            return CallResult(error="call budget of the run used up")
+        return None
+
+    def _attempt(self, session: DeadlineSession, state: BatchCalls, body: bytes, headers: dict[str, str]
+                 ) -> CallResult:
+        """One call, in the ledger before it goes out and settled when it ends."""
+        ids = state.ids
+        state.attempts += 1
+        state.open_call = f"{state.batch_id}-{state.attempts}"
+        self.ledger.sent(state.open_call, self.config.name, len(ids), ids, self.run_id)
+        with self._lock:
+            self.stats.calls += 1
+        result = self._call(session, body, headers)
+        if result.answers is not None:
+            charged = sum(1 for rid in ids if (a := result.answers.get(rid)) is not None
+                          and a.status == 200 and a.billed)
+            # an item left out of the answer, or unreadable, may have been billed all the same
+            unread = sum(1 for rid in ids if rid not in result.answers)
+            self.ledger.ended(state.open_call, charged + unread, lost=False)
+            state.open_call = None
+            self.budget.settle(state.reserved, charged + unread)
+            state.reserved = 0
+            with self._lock:
+                self.stats.at_risk += unread
+                self._consecutive_failures = 0
+            return result
+        spent = len(ids) if result.may_be_billed else 0
+        self.ledger.ended(state.open_call, spent, lost=result.may_be_billed)
+        state.open_call = None
+        if result.may_be_billed:
+            self.budget.settle(state.reserved, spent)
+            state.reserved = 0
+            state.lost += spent
+        return result
+
+    def _again(self, state: BatchCalls, result: CallResult) -> bool:
+        """Whether to call again after `result`: a rate limit is waited out, a failure retried with back-off."""
+        cfg = self.config
+        if result.answers is not None:
+            return False
+        if result.stop:
+            self.stop(result.stop)
+            return False
+        if not result.retry:
+            return False
+        if result.http_status == 429 and state.rate_limited < cfg.max_rate_limit_waits:
+            state.rate_limited += 1  # the provider's pace, not a failure: wait for its window
+            self._pause(result.wait if result.wait is not None else
+                        backoff_delay(state.rate_limited, cfg.backoff_seconds, cfg.max_backoff_seconds, None,
+                                      self._rng))
+            return True
+        with self._lock:
+            self._consecutive_failures += 1
+            tripped = self._consecutive_failures >= cfg.breaker_failures
+        if tripped:
+            self.stop(f"circuit open after {cfg.breaker_failures} failed calls in a row (last: {result.error})")
+        failures = state.attempts - state.rate_limited
+        if failures > cfg.max_retries:
+            return False
+        self._sleep(backoff_delay(failures, cfg.backoff_seconds, cfg.max_backoff_seconds, result.wait, self._rng))
+        return True
+
+    def _settle_crash(self, state: BatchCalls, exc: Exception) -> CallResult:
+        """A bug or an unexpected error mid-batch: the call in flight counts at its worst case."""
+        log.error("provider %s: a batch failed on %s; its requests stay pending", self.config.name,
+                  type(exc).__name__)
+        log.debug("batch failure", exc_info=True)
+        if state.open_call is not None:
+            self.ledger.ended(state.open_call, len(state.batch), lost=True)
+            state.lost += len(state.batch)
+            self.budget.settle(state.reserved, len(state.batch))
+            state.reserved = 0
+            return CallResult(error=f"internal error: {type(exc).__name__}", may_be_billed=True)
+        return CallResult(error=f"internal error: {type(exc).__name__}")
 
     def _record(self, batch: list[Request], batch_id: str, requested_at: datetime, attempts: int,
                 result: CallResult, lost: int) -> None:
