@@ -45,10 +45,10 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import dlt
-import pyarrow as pa
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from ingestion.enrichment import DATASET_NAME, PIPELINE_NAME, RESPONSES_TABLE, provider_responses
 from ingestion.enrichment.http import CallExpired, DeadlineSession, InFlight
 from ingestion.enrichment.ledger import CreditLedger, OpenCall, utc_day
 from ingestion.enrichment.providers import FIELDS, ItemAnswer, ProviderConfig, Request, RunLimits
@@ -58,32 +58,6 @@ from ingestion.settings import Settings, table_exists
 
 log = logging.getLogger(__name__)
 
-PIPELINE_NAME = "contacts_enrichment"
-DATASET_NAME = "raw_enrichment"
-RESPONSES_TABLE = "provider_responses"
-UTC_TS = pa.timestamp("us", tz="UTC")
-RESPONSES_SCHEMA = pa.schema([
-    pa.field("request_id", pa.string(), nullable=False),
-    pa.field("provider", pa.string(), nullable=False),
-    pa.field("provider_kind", pa.string(), nullable=False),
-    pa.field("run_id", pa.string(), nullable=False),
-    pa.field("batch_id", pa.string()),
-    pa.field("contact_id", pa.string()),
-    pa.field("company_domain", pa.string()),
-    pa.field("requested_fields", pa.string()),
-    pa.field("attempts", pa.int32()),
-    pa.field("requested_at", UTC_TS),
-    pa.field("answered_at", UTC_TS),
-    pa.field("http_status", pa.int32()),
-    pa.field("item_status", pa.int32()),
-    pa.field("outcome", pa.string(), nullable=False),
-    pa.field("likelihood", pa.int32()),
-    pa.field("credits_charged", pa.int32()),
-    pa.field("payload", pa.string()),
-    pa.field("error_message", pa.string()),
-    pa.field("may_be_billed", pa.bool_()),
-    pa.field("_loaded_at", UTC_TS, nullable=False),
-])
 REQUEST_COLUMNS = ["request_id", "provider", "provider_kind", "waterfall_rank", "subject_key", "contact_id",
                    "company_domain", "lookup_email", "lookup_first_name", "lookup_last_name", "lookup_company",
                    "wants_job_title", "wants_seniority", "wants_company_size", "wants_industry", "lost_answers"]
@@ -222,9 +196,8 @@ class ResponseWriter:
         loaded_at = _now()
         for row in rows:
             row["_loaded_at"] = loaded_at
-        table = pa.Table.from_pylist(rows, schema=RESPONSES_SCHEMA)
         # extracted = on disk in a load package: a kill after this point loses nothing
-        self.pipeline.extract(table, table_name=RESPONSES_TABLE, write_disposition="append")
+        self.pipeline.extract(provider_responses(rows))
         self.pipeline.normalize()
         checkpoint("enrich")  # fault injection for the recovery tests; see ingestion/faults.py
 
