@@ -52,7 +52,7 @@ def configured_endpoints(settings: Settings) -> Iterator[Endpoints]:  # noqa: AR
     if configured_providers():
         yield Endpoints()
     else:
-        yield Endpoints(skipped="no enrichment provider configured (see the README's Enrichment section)")
+        yield Endpoints(skipped="no enrichment provider configured (see docs/enrichment.md)")
 
 
 class EnrichmentNotRun(RuntimeError):

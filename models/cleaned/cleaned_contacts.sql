@@ -24,9 +24,21 @@ emails as (
 
 ),
 
-locations as (
+phones as (
 
-    select * from {{ ref('cleaned_contact_locations') }}
+    select * from {{ ref('cleaned_contact_phones') }}
+
+),
+
+countries as (
+
+    select * from {{ ref('cleaned_contact_countries') }}
+
+),
+
+addresses as (
+
+    select * from {{ ref('cleaned_contact_addresses') }}
 
 ),
 
@@ -68,22 +80,22 @@ final as (
         emails.email_match_key,
 
         -- phone
-        locations.phone_e164,
-        locations.is_phone_valid,
-        locations.phone_number_type,
+        phones.phone_e164,
+        phones.is_phone_valid,
+        phones.phone_number_type,
 
         -- postal address
-        locations.street_address,
-        locations.street_unit,
-        locations.street_directional,
-        locations.street_suffix,
-        locations.city,
-        locations.state_code,
-        locations.postal_code,
-        locations.postal_code_extension,
-        locations.is_postal_code_valid,
-        locations.country_code,
-        locations.country_code_source,
+        addresses.street_address,
+        addresses.street_unit,
+        addresses.street_directional,
+        addresses.street_suffix,
+        addresses.city,
+        countries.state_code,
+        addresses.postal_code,
+        addresses.postal_code_extension,
+        addresses.is_postal_code_valid,
+        countries.country_code,
+        countries.country_code_source,
 
         -- company
         companies.company_name,
@@ -102,25 +114,29 @@ final as (
         names.last_name_original,
         names.full_name_original,
         emails.email_original,
-        locations.phone_original,
-        locations.street_line_1_original,
-        locations.street_line_2_original,
-        locations.state_original,
-        locations.postal_code_original,
-        locations.country_original,
+        phones.phone_original,
+        addresses.street_line_1_original,
+        addresses.street_line_2_original,
+        countries.state_original,
+        addresses.postal_code_original,
+        countries.country_original,
         companies.company_name_original,
         companies.company_website_original,
         titles.job_title_original,
 
         -- lineage
         names.rules_checksum,
-        greatest(names.cleaned_at, emails.cleaned_at, locations.cleaned_at, companies.cleaned_at, titles.cleaned_at)
-            as cleaned_at
+        greatest(
+            names.cleaned_at, emails.cleaned_at, phones.cleaned_at, countries.cleaned_at, addresses.cleaned_at,
+            companies.cleaned_at, titles.cleaned_at
+        ) as cleaned_at
 
     from contacts
     inner join names on contacts.contact_record_id = names.contact_record_id
     inner join emails on contacts.contact_record_id = emails.contact_record_id
-    inner join locations on contacts.contact_record_id = locations.contact_record_id
+    inner join phones on contacts.contact_record_id = phones.contact_record_id
+    inner join countries on contacts.contact_record_id = countries.contact_record_id
+    inner join addresses on contacts.contact_record_id = addresses.contact_record_id
     inner join companies on contacts.contact_record_id = companies.contact_record_id
     inner join titles on contacts.contact_record_id = titles.contact_record_id
 

@@ -28,7 +28,7 @@ contacts as (
 
 consent as (
 
-    select * from {{ ref('contact_consent') }}
+    select * from {{ ref('enriched_contact_consent') }}
 
 ),
 

@@ -33,14 +33,14 @@ aliases as (
 
 person_answers as (
 
-    select * from {{ ref('stg_enrichment__person_answers') }}
+    select * from {{ ref('enriched_person_answers') }}
     where coalesce(likelihood, 10) >= {{ var('enrichment_min_likelihood') }}
 
 ),
 
 company_answers as (
 
-    select * from {{ ref('stg_enrichment__company_answers') }}
+    select * from {{ ref('enriched_company_answers') }}
     where coalesce(likelihood, 10) >= {{ var('enrichment_min_likelihood') }}
 
 ),

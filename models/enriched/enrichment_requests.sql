@@ -22,7 +22,7 @@ contacts as (
 
 consent as (
 
-    select * from {{ ref('contact_consent') }}
+    select * from {{ ref('enriched_contact_consent') }}
 
 ),
 
@@ -55,7 +55,7 @@ responses as (
 
 person_answers as (
 
-    select * from {{ ref('stg_enrichment__person_answers') }}
+    select * from {{ ref('enriched_person_answers') }}
 
 ),
 
@@ -71,7 +71,7 @@ fresh_person_answers as (
 
 fresh_company_answers as (
 
-    select * from {{ ref('stg_enrichment__company_answers') }}
+    select * from {{ ref('enriched_company_answers') }}
     where answered_at >= {{ fresh_since }}
 
 ),

@@ -7,7 +7,7 @@ with
 consent as (
 
     select contact_id, is_opted_out, is_suppressed
-    from {{ ref('contact_consent') }}
+    from {{ ref('enriched_contact_consent') }}
     where not can_be_contacted
 
 ),

@@ -12,4 +12,4 @@ select
     left_invocation_id,
     left_reason,
     left_at is null as is_current
-from {{ source('segments', 'segment_membership_log') }}
+from {{ ref('stg_segments__membership_log') }}

@@ -346,7 +346,7 @@ def assert_answers_equal_the_truth(settings: Settings, at_least: int) -> None:
                 count(*) filter (where a.department = p.department),
                 count(*) filter (where a.company_size_band = c.size_band),
                 count(*) filter (where a.industry = c.industry)
-            from staging.stg_enrichment__person_answers as a
+            from enriched.enriched_person_answers as a
             inner join deduped.golden_contacts as g on a.contact_id = g.contact_id
             inner join read_parquet('{truth}/persons.parquet') as p
                 on g.email_address in (lower(p.email), lower(p.personal_email))
@@ -356,7 +356,7 @@ def assert_answers_equal_the_truth(settings: Settings, at_least: int) -> None:
         company = con.execute(f"""
             select count(*), count(*) filter (where a.industry = c.industry and a.company_size_band = c.size_band
                                               and a.revenue_range = c.revenue_range)
-            from staging.stg_enrichment__company_answers as a
+            from enriched.enriched_company_answers as a
             inner join read_parquet('{truth}/companies.parquet') as c on a.company_domain = c.domain
         """).fetchone()
     finally:

@@ -2,6 +2,8 @@
 -- columns; provider enums mapped to canonical values through the provider_enums seed.
 -- The employee count decides the size band when the provider gives one.
 
+{{ config(materialized='view') }}
+
 with
 
 answers as (

@@ -2,6 +2,8 @@
 -- the size band comes from the employee count, industry and revenue range through the
 -- provider_enums seed.
 
+{{ config(materialized='view') }}
+
 with
 
 answers as (

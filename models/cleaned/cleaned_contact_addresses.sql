@@ -1,42 +1,26 @@
+-- One row per staged source record with its postal address standardised: US street lines
+-- in USPS Publication 28 form (unit designator, street suffix and pre-directional from
+-- seeds); postal codes cut, padded, spaced and validated by the rule of the record's
+-- country (cleaned_contact_countries).
+
 with
 
 contacts as (
 
     select
         staged.contact_record_id,
-        staged.phone,
-        staged.country,
         staged.street_line_1,
         staged.street_line_2,
         staged.city,
-        staged.state,
         staged.postal_code
     from {{ ref('stg_landing__contacts') }} as staged
     {{ not_cleaned_yet('staged') }}
 
 ),
 
-emails as (
-
-    select contact_record_id, email_tld from {{ ref('cleaned_contact_emails') }}
-
-),
-
 countries as (
 
-    select country_code, internet_tld from {{ ref('countries') }}
-
-),
-
-country_aliases as (
-
-    select country_alias, country_code from {{ ref('country_aliases') }}
-
-),
-
-state_aliases as (
-
-    select country_code, state_key, state_code from {{ ref('state_aliases') }}
+    select contact_record_id, country_code from {{ ref('cleaned_contact_countries') }}
 
 ),
 
@@ -65,73 +49,14 @@ postal_code_rules as (
 
 ),
 
--- countries: any spelling in the country_aliases seed -> ISO 3166-1 alpha-2
-with_country as (
-
-    select
-        contacts.*,
-        emails.email_tld,
-        country_aliases.country_code as country_field_code,
-        tld_countries.country_code as email_country_code
-    from contacts
-    left join emails
-        on contacts.contact_record_id = emails.contact_record_id
-    left join country_aliases
-        on {{ lookup_key('contacts.country') }} = country_aliases.country_alias
-    left join countries as tld_countries
-        on emails.email_tld = tld_countries.internet_tld
-
-),
-
--- phones: E.164 by libphonenumber; national numbers read in the country, else the
--- email's country domain (.co.uk -> GB), else the default_phone_region var
-with_phone as (
-
-    select
-        with_country.*,
-        phone_parse(
-            with_country.phone,
-            coalesce(with_country.country_field_code, with_country.email_country_code, '{{ var("default_phone_region") }}')
-        ) as parsed_phone
-    from with_country
-
-),
-
--- a record that names no country: the phone number's own country (when the countries
--- seed knows it), else the email's country domain, else a state spelling that means one
--- state in one country
-unambiguous_state_aliases as (
-
-    select
-        state_key,
-        max(country_code) as country_code
-    from state_aliases
-    group by state_key
-    having count(*) = 1
-
-),
-
 with_address_country as (
 
     select
-        with_phone.*,
-        coalesce(
-            with_phone.country_field_code,
-            phone_countries.country_code,
-            with_phone.email_country_code,
-            unambiguous_state_aliases.country_code
-        ) as address_country_code,
-        case
-            when with_phone.country_field_code is not null then 'country_field'
-            when phone_countries.country_code is not null then 'phone'
-            when with_phone.email_country_code is not null then 'email_domain'
-            when unambiguous_state_aliases.country_code is not null then 'state'
-        end as country_code_source
-    from with_phone
-    left join countries as phone_countries
-        on {{ struct_field('with_phone.parsed_phone', 'region_code') }} = phone_countries.country_code
-    left join unambiguous_state_aliases
-        on {{ lookup_key('with_phone.state') }} = unambiguous_state_aliases.state_key
+        contacts.*,
+        countries.country_code as address_country_code
+    from contacts
+    left join countries
+        on contacts.contact_record_id = countries.contact_record_id
 
 ),
 
@@ -265,27 +190,13 @@ us_streets as (
 
 ),
 
--- states and provinces: codes from the state_aliases seed, in the (inferred) country
-with_state as (
-
-    select
-        us_streets.*,
-        state_aliases.state_code
-    from us_streets
-    left join state_aliases
-        on
-            us_streets.address_country_code = state_aliases.country_code
-            and {{ lookup_key('us_streets.state') }} = state_aliases.state_key
-
-),
-
 -- postal codes: compact form, then cut / padded / spaced by the country's rule, and validated
 postal_compact as (
 
     select
-        with_state.*,
-        nullif({{ regexp_replace_all('upper(with_state.postal_code)', '[ .-]', '') }}, '') as postal_code_compact
-    from with_state
+        us_streets.*,
+        nullif({{ regexp_replace_all('upper(us_streets.postal_code)', '[ .-]', '') }}, '') as postal_code_compact
+    from us_streets
 
 ),
 
@@ -352,12 +263,6 @@ final as (
         contact_record_id,
         {{ cleaned_lineage_columns() }},
 
-        -- phone
-        phone as phone_original,
-        {{ struct_field('parsed_phone', 'e164') }} as phone_e164,
-        coalesce({{ struct_field('parsed_phone', 'is_valid') }}, false) as is_phone_valid,
-        {{ struct_field('parsed_phone', 'number_type') }} as phone_number_type,
-
         -- postal address
         street_line_1 as street_line_1_original,
         street_line_2 as street_line_2_original,
@@ -368,17 +273,10 @@ final as (
         directional_code as street_directional,
         suffix_code as street_suffix,
         nullif(trim(city), '') as city,
-        state as state_original,
-        state_code,
         postal_code as postal_code_original,
         case when is_postal_code_valid then postal_code_formatted end as postal_code,
         case when is_postal_code_valid then postal_code_extension end as postal_code_extension,
-        is_postal_code_valid,
-
-        -- country
-        country as country_original,
-        address_country_code as country_code,
-        country_code_source
+        is_postal_code_valid
 
     from postal_checked
 
