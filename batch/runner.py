@@ -4,11 +4,11 @@ Steps, in order:
 
 | step                      | what                                                                 |
 |---------------------------|----------------------------------------------------------------------|
-| load                      | new and changed landing files into raw_landing (contacts load) |
+| load                      | new and changed landing files into raw_landing (contacts load)       |
 | build_before_enrichment   | dbt build --selector nightly_before_enrichment (selectors.yml)       |
 | enrich                    | ask the providers what enriched.enrichment_requests lists            |
 | build_after_enrichment    | dbt build --selector nightly_after_enrichment                        |
-| export                    | the campaign files of every segment (contacts export)     |
+| export                    | the campaign files of every segment (contacts export)                |
 
 Then, whatever happened: the run and its steps are recorded in monitoring.nightly_runs and
 monitoring.nightly_steps, the HTML report is written, a summary is printed and, when the
@@ -50,6 +50,9 @@ from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import duckdb
+import psutil
 
 from batch.console import print_export_result, print_load_result, render_table, summarise_warehouse
 from batch.dbt import dbt_command
@@ -207,8 +210,6 @@ class MemorySampler:
     """Peak resident memory of this process and its children (dbt), sampled every 0.2 s."""
 
     def __init__(self, interval: float = 0.2) -> None:
-        import psutil
-
         self._process = psutil.Process()
         self._interval = interval
         self._stop = threading.Event()
@@ -216,8 +217,6 @@ class MemorySampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self) -> None:
-        import psutil
-
         total = 0
         for proc in [self._process, *self._process.children(recursive=True)]:
             try:
@@ -334,8 +333,6 @@ def summarise_run_results(path: Path) -> tuple[dict, list[dict]]:
 def loaded_before(warehouse: Path) -> bool:
     """Whether the warehouse has ever loaded a landing file: then a night without new files
     is a warning, not a mistake in the set-up."""
-    import duckdb
-
     if not warehouse.exists():
         return False
     con = duckdb.connect(str(warehouse), read_only=True)
@@ -681,8 +678,6 @@ def _utc_naive(value: str | None) -> datetime | None:
 
 def record_run(settings: Settings, run: RunRecord) -> None:
     """Write (or rewrite) a run and its steps into monitoring.nightly_runs / nightly_steps."""
-    import duckdb
-
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(settings.warehouse))
     try:

@@ -1,4 +1,10 @@
-"""Python side of the contact-enrichment pipeline: landing-file ingestion with dlt, demo data, CLI."""
+"""The dlt sources: the landing files (ingestion/landing) and the enrichment providers' answers
+(ingestion/enrichment) into the warehouse, raw and complete with lineage; the one pipeline
+helper both load through (pipelines.py), and the settings every part of the project reads.
+
+This package imports nothing else of the project (tests/python/test_layout.py): the batch
+(batch/) and the demo tooling (tooling/) build on it.
+"""
 
 import os
 

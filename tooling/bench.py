@@ -25,6 +25,7 @@ and once with 50 ms per call; the ceiling is concurrency x batch size / latency.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -33,6 +34,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import duckdb
 
 from batch.console import render_table
 from batch.dbt import dbt_command
@@ -85,8 +88,6 @@ def _count(warehouse: Path, sql: str) -> int:
 
 
 def _scalar(warehouse: Path, sql: str) -> object:
-    import duckdb
-
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         return con.execute(sql).fetchone()[0]
@@ -138,8 +139,6 @@ ENRICH_LATENCIES_MS = (0, 50)
 
 def _enrichment_rows(root: Path, truth: Path, env: dict[str, str]) -> list[list[object]]:
     """Person requests through the emulator (in this process) at each latency, loader timed alone."""
-    import json
-
 
     rows = []
     batch, concurrency = 100, 4
@@ -167,8 +166,6 @@ def _enrichment_rows(root: Path, truth: Path, env: dict[str, str]) -> list[list[
 
 def _nightly_rows(root: Path, contacts: int, seed: int, base_env: dict[str, str]) -> list[list[object]]:
     """The whole nightly run on `contacts` demo records, then again after a 1 % delta lands."""
-    import json
-
     py = sys.executable
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)

@@ -23,6 +23,7 @@ import os
 import sys
 import time
 
+import dlt
 import requests
 
 from ingestion.settings import Settings
@@ -39,8 +40,6 @@ def _secret(env: str, key: str) -> str | None:
     if url:
         return url
     try:
-        import dlt
-
         return dlt.secrets.get(key)
     except Exception:  # noqa: BLE001 - no secrets file, or no such key
         return None

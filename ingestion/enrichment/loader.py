@@ -45,6 +45,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import dlt
+import duckdb
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
@@ -76,8 +77,6 @@ class RequestsNotBuilt(RuntimeError):
 def read_requests(settings: Settings, only: list[str] | None = None, limit: int | None = None
                   ) -> tuple[list[Request], dict[str, tuple[str, int]]]:
     """The requests, in waterfall order (at most `limit` per provider), and every provider's (kind, rank)."""
-    import duckdb
-
     if not settings.warehouse.exists():
         raise RequestsNotBuilt(f"no warehouse at {settings.warehouse}: run the load and `dbt build` first")
     con = duckdb.connect(str(settings.warehouse), read_only=True)
@@ -875,8 +874,6 @@ def _cover(cfg: ProviderConfig, contact_id: str | None, company_domain: str | No
 
 def read_answers_since_requests(settings: Settings) -> list[tuple]:
     """Matched answers to requests enriched.enrichment_requests still lists: received after it was built."""
-    import duckdb
-
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
         if not table_exists(con, DATASET_NAME, RESPONSES_TABLE):
