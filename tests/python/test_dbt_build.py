@@ -9,13 +9,25 @@ import duckdb
 from batch.dbt import run_dbt
 from ingestion.landing.load import run_load
 
+RENAMED = [("cleaned", "cleaned_contact_locations"), ("enriched", "contact_consent"),
+           ("staging", "stg_enrichment__person_answers")]
+
 
 def test_dbt_build_passes_on_staged_fixtures(workspace, fixture_files):
     run_load(workspace)
+    # an upgraded warehouse: relations of models an earlier version had under other names
+    # (their rows would escape `contacts forget`) go at the start of the next build
+    con = duckdb.connect(str(workspace.warehouse))
+    for schema, name in RENAMED:
+        con.execute(f"create schema if not exists {schema}")
+        con.execute(f"create table {schema}.{name} as select 'jane@example.com' as email")
+    con.close()
     assert run_dbt(workspace, ["build"]) == 0
 
     con = duckdb.connect(str(workspace.warehouse), read_only=True)
     try:
+        left = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+        assert not set(RENAMED) & set(left)
         types = dict(con.execute("select column_name, data_type from information_schema.columns "
                              "where table_schema = 'staging' and table_name = 'stg_landing__contacts'").fetchall())
         assert types["is_opted_out"] == "BOOLEAN"
@@ -29,28 +41,6 @@ def test_dbt_build_passes_on_staged_fixtures(workspace, fixture_files):
         assert con.execute("select count(*) from staging.stg_landing__quarantined_rows").fetchone()[0] == 7
     finally:
         con.close()
-
-
-def test_a_build_drops_the_relations_of_renamed_models(workspace, fixture_files):
-    """An upgraded warehouse keeps no stale copy of a renamed model (its rows would escape
-    `contacts forget`): the old relations go at the start of the next build."""
-    run_load(workspace)
-    con = duckdb.connect(str(workspace.warehouse))
-    for schema, name in [("cleaned", "cleaned_contact_locations"), ("enriched", "contact_consent")]:
-        con.execute(f"create schema if not exists {schema}")
-        con.execute(f"create table {schema}.{name} as select 'jane@example.com' as email")
-    con.execute("create schema if not exists staging")
-    con.execute("create view staging.stg_enrichment__person_answers as select 1 as x")
-    con.close()
-    assert run_dbt(workspace, ["run", "--select", "stg_landing__file_loads"]) == 0
-    con = duckdb.connect(str(workspace.warehouse), read_only=True)
-    try:
-        left = con.execute("""select table_schema || '.' || table_name from information_schema.tables
-                              where table_name in ('cleaned_contact_locations', 'contact_consent',
-                                                   'stg_enrichment__person_answers')""").fetchall()
-    finally:
-        con.close()
-    assert left == []
 
 
 def test_source_freshness_passes_after_a_load(workspace, fixture_files):
