@@ -42,6 +42,8 @@ from batch.dbt import dbt_command
 from ingestion.settings import REPO_ROOT
 from tooling.accuracy import measure, measure_duplicates, render, render_duplicates
 from tooling.emulator import COMPANY, DEFAULT_KEYS, PERSON, Emulator, EmulatorConfig, Faults
+from tooling.linkage.evaluate import SetResult, evaluate, render_results
+from tooling.linkage.sets import labelled_sets
 
 FLOOR_SCRIPT = """
 import sys, duckdb
@@ -199,7 +201,8 @@ def _nightly_rows(root: Path, contacts: int, seed: int, base_env: dict[str, str]
 
 
 def run_bench(contacts: int, seed: int, workdir: Path | None = None,
-              dedupe_scales: list[int] | None = None, nightly_scales: list[int] | None = None) -> int:
+              dedupe_scales: list[int] | None = None, nightly_scales: list[int] | None = None,
+              linkage: bool = True) -> int:
     keep = workdir is not None
     root = workdir or Path(tempfile.mkdtemp(prefix="contacts-bench-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -209,6 +212,7 @@ def run_bench(contacts: int, seed: int, workdir: Path | None = None,
     scale_rows: list[list[object]] = []
     enrich_rows: list[list[object]] = []
     nightly_rows: list[list[object]] = []
+    linkage_results: list[SetResult] = []
     try:
         landing, truth = root / "landing", root / "truth"
         shutil.rmtree(landing, ignore_errors=True)
@@ -299,6 +303,8 @@ def run_bench(contacts: int, seed: int, workdir: Path | None = None,
         for scale in nightly_scales or []:
             nightly_rows += _nightly_rows(root / f"nightly_{scale}", scale, seed, base_env)
             shutil.rmtree(root / f"nightly_{scale}", ignore_errors=True)
+        if linkage:
+            linkage_results = evaluate(labelled_sets(), root / "linkage")
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -325,4 +331,7 @@ def run_bench(contacts: int, seed: int, workdir: Path | None = None,
     print(render(accuracy))
     print(f"\nDuplicate merges against the ground truth ({contacts:,} contacts)\n")
     print(render_duplicates(duplicates))
+    if linkage_results:
+        print("\nDeduplication on labelled sets (contacts-demo linkage): pairwise scores, beside Splink 5\n")
+        print(render_results(linkage_results))
     return 0

@@ -22,6 +22,8 @@ from tooling.accuracy import duplicates_meet_targets, measure, measure_duplicate
 from tooling.bench import run_bench
 from tooling.demo.generator import generate
 from tooling.emulator import COMPANY, DEFAULT_KEYS, PERSON, Emulator, EmulatorConfig, Faults
+from tooling.linkage.evaluate import evaluate, render_results, scratch_folder
+from tooling.linkage.sets import labelled_sets
 from tooling.standin import emulator_endpoints
 
 DEFAULT_DEMO_CONTACTS = 20_000
@@ -93,7 +95,21 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:  # noqa: ARG
         return [int(n) for n in text.split(",") if n.strip()] if text else []
 
     return run_bench(args.contacts, args.seed, Path(args.workdir) if args.workdir else None,
-                     sizes(args.dedupe_scales), sizes(args.nightly_scales))
+                     sizes(args.dedupe_scales), sizes(args.nightly_scales), linkage=not args.no_linkage)
+
+
+def cmd_linkage(args: argparse.Namespace, settings: Settings) -> int:  # noqa: ARG001 - each set has its own
+    sets = labelled_sets(args.demo_contacts, args.consumer_people, args.seed)
+    chosen = [s for s in sets if s.name in args.sets.split(",")] if args.sets else sets
+    unknown = set(args.sets.split(",")) - {s.name for s in sets} if args.sets else set()
+    if unknown:
+        print(f"unknown set(s) {sorted(unknown)}; known: {[s.name for s in sets]}", file=sys.stderr)
+        return 2
+    with scratch_folder(args.workdir) as workdir:
+        results = evaluate(chosen, workdir, with_splink=not args.no_splink)
+    print("Deduplication on labelled sets: pairwise precision, recall and F1 of the contacts\n")
+    print(render_results(results))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,7 +189,24 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--nightly-scales", default="",
                        help="comma-separated contact counts to run the whole nightly command at, first run and "
                             "a 1%% delta (make bench: 500000,1000000)")
+    bench.add_argument("--no-linkage", action="store_true",
+                       help="leave out the labelled sets (contacts-demo linkage: demo, FEBRL, consumer, Splink)")
     bench.set_defaults(func=cmd_bench)
+
+    linkage = sub.add_parser("linkage", help="score the deduped layer on labelled sets, beside Splink",
+                             description="Write each labelled set (the demo, FEBRL 1, 2 and 4, the consumer "
+                                         "generator) to its own landing folder, load and build it up to the "
+                                         "deduped layer, and print pairwise precision, recall, F1, blocking "
+                                         "recall and pairs per record, with Splink 5 on the same records. "
+                                         "FEBRL and Splink need requirements-bench.txt (make bench installs it).")
+    linkage.add_argument("--sets", default="", help="comma-separated set names (default: all)")
+    linkage.add_argument("--demo-contacts", type=int, default=5_000, help="demo set size (default 5,000)")
+    linkage.add_argument("--consumer-people", type=int, default=10_000,
+                         help="people in the consumer set (default 10,000; ~1.8 records each)")
+    linkage.add_argument("--seed", type=int, default=7, help="random seed of the generated sets")
+    linkage.add_argument("--no-splink", action="store_true", help="leave Splink out")
+    linkage.add_argument("--workdir", help="scratch folder (default: a new temporary folder, removed after)")
+    linkage.set_defaults(func=cmd_linkage)
     return parser
 
 

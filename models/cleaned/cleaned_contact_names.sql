@@ -2,7 +2,13 @@ with
 
 contacts as (
 
-    select staged.contact_record_id, staged.salutation, staged.first_name, staged.last_name, staged.full_name
+    select
+        staged.contact_record_id,
+        staged.salutation,
+        staged.first_name,
+        staged.last_name,
+        staged.full_name,
+        staged.date_of_birth_text
     from {{ ref('stg_landing__contacts') }} as staged
     {{ not_cleaned_yet('staged') }}
 
@@ -88,10 +94,12 @@ final as (
         combined.name_suffix,
         -- for matching: Bob -> Robert, Liz -> Elizabeth (nicknames seed)
         coalesce(nicknames.canonical_first_name, combined.first_name_clean) as canonical_first_name,
+        {{ parse_date_of_birth('combined.date_of_birth_text') }} as date_of_birth,
         combined.salutation as salutation_original,
         combined.first_name as first_name_original,
         combined.last_name as last_name_original,
-        combined.full_name as full_name_original
+        combined.full_name as full_name_original,
+        combined.date_of_birth_text as date_of_birth_original
     from combined
     left join nicknames
         on lower(combined.first_name_clean) = lower(nicknames.nickname)

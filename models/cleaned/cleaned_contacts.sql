@@ -69,6 +69,7 @@ final as (
         names.last_name,
         names.name_suffix,
         names.canonical_first_name,
+        names.date_of_birth,
 
         -- email
         emails.email_address,
@@ -113,6 +114,7 @@ final as (
         names.first_name_original,
         names.last_name_original,
         names.full_name_original,
+        names.date_of_birth_original,
         emails.email_original,
         phones.phone_original,
         addresses.street_line_1_original,

@@ -53,7 +53,9 @@ final as (
         -- names
         {{ lookup_key('cleaned.canonical_first_name') }} as first_name_key,
         {{ lookup_key('cleaned.last_name') }} as last_name_key,
+        left({{ lookup_key('cleaned.canonical_first_name') }}, 1) as first_initial,
         left({{ lookup_key('cleaned.last_name') }}, 1) as last_initial,
+        cleaned.date_of_birth,
 
         -- contact points: only values that can identify someone
         case when cleaned.is_email_valid then cleaned.email_match_key end as email_key,
@@ -70,6 +72,7 @@ final as (
         cleaned.country_code,
         cleaned.postal_code,
         nullif(regexp_extract(cleaned.street_address, '[0-9]+', 0), '') as street_number,
+        {{ lookup_key('cleaned.city') }} as city_key,
 
         -- order and lineage
         staged.loaded_at,

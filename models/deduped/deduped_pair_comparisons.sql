@@ -62,6 +62,8 @@ pairs as (
         record_a.seniority = record_b.seniority and record_a.department = record_b.department as is_same_role,
         record_a.seniority is not null and record_a.department is not null
         and record_b.seniority is not null and record_b.department is not null as both_roles_known,
+        record_a.date_of_birth as birth_date_a,
+        record_b.date_of_birth as birth_date_b,
         record_a.country_code as country_a,
         record_b.country_code as country_b,
         candidates.records_cleaned_at
@@ -130,6 +132,24 @@ final as (
             when is_same_role then 'same'
             else 'different'
         end as role_level,
+        case
+            when birth_date_a is null or birth_date_b is null then 'missing'
+            when birth_date_a = birth_date_b then 'same'
+            -- a typed date with one part wrong, or day and month swapped
+            when
+                (
+                    year(birth_date_a) = year(birth_date_b)
+                    and month(birth_date_a) = day(birth_date_b)
+                    and day(birth_date_a) = month(birth_date_b)
+                )
+                or (
+                    case when year(birth_date_a) = year(birth_date_b) then 1 else 0 end
+                    + case when month(birth_date_a) = month(birth_date_b) then 1 else 0 end
+                    + case when day(birth_date_a) = day(birth_date_b) then 1 else 0 end
+                ) = 2
+                then 'similar'
+            else 'different'
+        end as birth_date_level,
         case
             when country_a <> country_b then 'different'
             else 'same_or_missing'

@@ -93,6 +93,7 @@ levels as (
             else 'same_or_missing'
         end as office_level,
         comparisons.role_level,
+        comparisons.birth_date_level,
         comparisons.country_level,
         comparisons.first_name_similarity,
         comparisons.last_name_similarity
@@ -139,6 +140,7 @@ weighted as (
         company_weights.match_weight as company_weight,
         office_weights.match_weight as office_weight,
         role_weights.match_weight as role_weight,
+        birth_date_weights.match_weight as birth_date_weight,
         country_weights.match_weight as country_weight
     from levels
     left join weights as email_weights
@@ -157,6 +159,10 @@ weighted as (
         on office_weights.comparison = 'office' and levels.office_level = office_weights.comparison_level
     left join weights as role_weights
         on role_weights.comparison = 'role' and levels.role_level = role_weights.comparison_level
+    left join weights as birth_date_weights
+        on
+            birth_date_weights.comparison = 'birth_date'
+            and levels.birth_date_level = birth_date_weights.comparison_level
     left join weights as country_weights
         on country_weights.comparison = 'country' and levels.country_level = country_weights.comparison_level
 
@@ -167,7 +173,7 @@ final as (
     select
         *,
         email_weight + phone_weight + first_name_weight + last_name_weight
-        + company_weight + office_weight + role_weight + country_weight as match_score,
+        + company_weight + office_weight + role_weight + birth_date_weight + country_weight as match_score,
         (
             email_level = 'same'
             or phone_level = 'same'

@@ -38,6 +38,9 @@ renamed as (
         postal_code,
         country,
 
+        -- date of birth, as exported (parsed in the cleaned layer)
+        date_of_birth as date_of_birth_text,
+
         -- consent
         opted_out as opted_out_text,
         {{ parse_boolean('opted_out') }} as is_opted_out,
