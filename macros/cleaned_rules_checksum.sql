@@ -12,7 +12,8 @@
 
 {#-
     The same for the deduped layer: the SQL of every deduped model, the blocking rules,
-    the name-similarity var and `dedupe_rules_version`. Every incremental deduped model
+    the comparisons (dedupe_comparisons), the name-similarity vars and
+    `dedupe_rules_version` (bump it after editing the comparison_levels or phone_key macro). Every incremental deduped model
     stores it on its rows, and forget_rows_under_other_rules deletes rows made under
     another, so after such an edit the next run re-keys, recounts, re-pairs and
     re-compares everything by itself.
@@ -20,7 +21,8 @@
 {% macro deduped_rules_checksum() %}
     {{ return(rules_checksum(
         ['version:' ~ var('dedupe_rules_version'), 'similarity:' ~ var('dedupe_name_similarity'),
-         'blocking:' ~ tojson(var('dedupe_blocking_rules'))],
+         'similarity_low:' ~ var('dedupe_name_similarity_low'),
+         'blocking:' ~ tojson(var('dedupe_blocking_rules')), 'comparisons:' ~ tojson(dedupe_comparisons())],
         folder='deduped')) }}
 {% endmacro %}
 

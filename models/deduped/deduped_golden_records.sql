@@ -46,7 +46,7 @@ sources as (
 
 shared_phones as (
 
-    select value_key as phone_e164
+    select value_key as phone_key
     from {{ ref('deduped_value_frequencies') }}
     where value_type = 'phone' and is_shared
 
@@ -57,13 +57,13 @@ member_records as (
     select
         identity_map.contact_id,
         identity_map.contact_record_id,
-        coalesce(shared_phones.phone_e164 is not null, false) as is_shared_phone,
+        coalesce(shared_phones.phone_key is not null, false) as is_shared_phone,
         identity_map.has_identity_conflict,
         match_records.cleaned_at
     from identity_map
     inner join {{ ref('deduped_match_records') }} as match_records
         on identity_map.contact_record_id = match_records.contact_record_id
-    left join shared_phones on match_records.phone_e164 = shared_phones.phone_e164
+    left join shared_phones on match_records.phone_key = shared_phones.phone_key
 
 ),
 
@@ -107,7 +107,7 @@ records as (
         match_records.source_observed_at,
         match_records.loaded_at,
         match_records.is_opted_out,
-        shared_phones.phone_e164 is not null as is_shared_phone,
+        shared_phones.phone_key is not null as is_shared_phone,
         cleaned.*
     from {{ ref('cleaned_contacts') }} as cleaned
     inner join identity_map on cleaned.contact_record_id = identity_map.contact_record_id
@@ -115,7 +115,7 @@ records as (
     inner join {{ ref('deduped_match_records') }} as match_records
         on cleaned.contact_record_id = match_records.contact_record_id
     left join sources on cleaned.source_system = sources.source_system
-    left join shared_phones on cleaned.phone_e164 = shared_phones.phone_e164
+    left join shared_phones on {{ phone_key('cleaned.phone_e164') }} = shared_phones.phone_key
 
 ),
 

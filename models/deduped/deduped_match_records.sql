@@ -50,9 +50,16 @@ final as (
         cleaned.source_system,
         cleaned.source_record_id,
 
-        -- names
+        -- names: the first name as given and with nicknames resolved (Bob -> robert)
+        {{ lookup_key('cleaned.first_name') }} as given_name_key,
         {{ lookup_key('cleaned.canonical_first_name') }} as first_name_key,
         {{ lookup_key('cleaned.last_name') }} as last_name_key,
+        -- both names in either order (first and last name typed into each other's fields)
+        case
+            when {{ lookup_key('cleaned.canonical_first_name') }} < {{ lookup_key('cleaned.last_name') }}
+                then {{ lookup_key('cleaned.canonical_first_name') }} || '|' || {{ lookup_key('cleaned.last_name') }}
+            else {{ lookup_key('cleaned.last_name') }} || '|' || {{ lookup_key('cleaned.canonical_first_name') }}
+        end as name_pair_key,
         left({{ lookup_key('cleaned.canonical_first_name') }}, 1) as first_initial,
         left({{ lookup_key('cleaned.last_name') }}, 1) as last_initial,
         cleaned.date_of_birth,
@@ -63,6 +70,8 @@ final as (
         coalesce(cleaned.is_email_valid and not cleaned.is_free_mail, false) as is_work_email,
         coalesce(cleaned.is_role_email, false) as is_role_email,
         case when cleaned.is_phone_valid then cleaned.phone_e164 end as phone_e164,
+        -- valid or not: the same digits are the same number (phone_key macro)
+        {{ phone_key("coalesce(case when cleaned.is_phone_valid then cleaned.phone_e164 end, cleaned.phone_original)") }} as phone_key,
 
         -- company, role and office
         cleaned.company_match_key,
@@ -72,6 +81,7 @@ final as (
         cleaned.country_code,
         cleaned.postal_code,
         nullif(regexp_extract(cleaned.street_address, '[0-9]+', 0), '') as street_number,
+        {{ lookup_key(regexp_replace_all('cleaned.street_address', '[0-9]', '')) }} as street_name_key,
         {{ lookup_key('cleaned.city') }} as city_key,
 
         -- order and lineage

@@ -5,12 +5,15 @@
     )
 }}
 
--- The field-by-field comparison of each candidate pair: the expensive part of matching
--- (string similarities), so it is incremental. A run compares only pairs it has not
--- compared yet, pairs where a record was (re)cleaned since, and every pair after the
--- deduped rules changed (deduped_rules_checksum); everything that depends
--- on the whole data set (how common a name is, whether a number is a switchboard) is
+-- The field-by-field comparison of each candidate pair: one level per comparison of the
+-- match model (dedupe_comparisons macro, levels by comparison_levels), the expensive part
+-- of matching (string similarities), so it is incremental. A run compares only pairs it
+-- has not compared yet, pairs where a record was (re)cleaned since, and every pair after
+-- the deduped rules changed (deduped_rules_checksum); everything that depends on the whole
+-- data set (the weights, how common a value is, whether a number is a switchboard) is
 -- applied later, in deduped_pair_scores, so a nightly run equals a full rebuild.
+
+{%- set comparisons = dedupe_comparisons() %}
 
 with
 
@@ -34,52 +37,41 @@ records as (
 
 ),
 
-pairs as (
+compared as (
 
     select
         candidates.record_id_a,
         candidates.record_id_b,
         candidates.blocking_rules,
+        {{ comparison_levels('record_a', 'record_b') }},
+
+        -- the value each exact level is about, for the term-frequency adjustments
+        record_a.given_name_key as given_name_value,
+        record_a.last_name_key as last_name_value,
+        record_a.email_key as email_value,
+        record_a.phone_key as phone_value,
+        concat_ws('|', record_a.postal_code, record_a.street_number) as house_value,
+        record_a.company_match_key as company_value,
+
+        -- what was compared, for reading a decision and for the shared-value checks
+        {{ name_similarity('record_a.first_name_key', 'record_b.first_name_key') }} as first_name_similarity,
+        {{ name_similarity('record_a.last_name_key', 'record_b.last_name_key') }} as last_name_similarity,
+        record_a.email_key as email_a,
+        record_b.email_key as email_b,
+        record_a.phone_key as phone_a,
+        record_b.phone_key as phone_b,
         record_a.first_name_key as first_name_a,
         record_b.first_name_key as first_name_b,
         record_a.last_name_key as last_name_a,
         record_b.last_name_key as last_name_b,
-        record_a.email_key as email_a,
-        record_b.email_key as email_b,
-        record_a.email_domain as email_domain_a,
-        record_b.email_domain as email_domain_b,
-        record_a.is_work_email and record_b.is_work_email as both_work_emails,
-        record_a.phone_e164 as phone_a,
-        record_b.phone_e164 as phone_b,
         record_a.company_match_key as company_key_a,
         record_b.company_match_key as company_key_b,
-        record_a.company_match_key = record_b.company_match_key as is_same_company_key,
-        record_a.company_domain = record_b.company_domain as is_same_company_domain,
-        record_a.postal_code as postal_code_a,
-        record_b.postal_code as postal_code_b,
-        record_a.street_number as street_number_a,
-        record_b.street_number as street_number_b,
-        record_a.seniority = record_b.seniority and record_a.department = record_b.department as is_same_role,
-        record_a.seniority is not null and record_a.department is not null
-        and record_b.seniority is not null and record_b.department is not null as both_roles_known,
-        record_a.date_of_birth as birth_date_a,
-        record_b.date_of_birth as birth_date_b,
-        record_a.country_code as country_a,
-        record_b.country_code as country_b,
+
+        -- lineage
         candidates.records_cleaned_at
     from candidates
     inner join records as record_a on candidates.record_id_a = record_a.contact_record_id
     inner join records as record_b on candidates.record_id_b = record_b.contact_record_id
-
-),
-
-similarities as (
-
-    select
-        pairs.*,
-        {{ name_similarity('first_name_a', 'first_name_b') }} as first_name_similarity,
-        {{ name_similarity('last_name_a', 'last_name_b') }} as last_name_similarity
-    from pairs
 
 ),
 
@@ -89,75 +81,16 @@ final as (
         record_id_a,
         record_id_b,
         blocking_rules,
-
-        -- comparison levels before frequency adjustments (see deduped_pair_scores)
-        case
-            when email_a is null or email_b is null then 'missing'
-            when email_a = email_b then 'same'
-            when both_work_emails and email_domain_a = email_domain_b then 'same_domain_other_mailbox'
-            else 'different'
-        end as email_level,
-        case
-            when phone_a is null or phone_b is null then 'missing'
-            when phone_a = phone_b then 'same'
-            else 'different'
-        end as phone_level,
-        case
-            when first_name_a is null or first_name_b is null then 'missing'
-            when first_name_a = first_name_b then 'same'
-            when
-                (length(first_name_a) = 1 and first_name_a = left(first_name_b, 1))
-                or (length(first_name_b) = 1 and first_name_b = left(first_name_a, 1))
-                then 'initial'
-            when first_name_similarity >= {{ var('dedupe_name_similarity') }} then 'similar'
-            else 'different'
-        end as first_name_level,
-        case
-            when last_name_a is null or last_name_b is null then 'missing'
-            when last_name_a = last_name_b then 'same'
-            when last_name_similarity >= {{ var('dedupe_name_similarity') }} then 'similar'
-            else 'different'
-        end as last_name_level,
-        case
-            when coalesce(postal_code_a, street_number_a, postal_code_b, street_number_b) is null then 'missing'
-            when postal_code_a = postal_code_b and street_number_a = street_number_b then 'same'
-            when
-                postal_code_a is not null and street_number_a is not null
-                and postal_code_b is not null and street_number_b is not null
-                then 'different'
-            else 'missing'
-        end as office_level,
-        case
-            when not both_roles_known then 'missing'
-            when is_same_role then 'same'
-            else 'different'
-        end as role_level,
-        case
-            when birth_date_a is null or birth_date_b is null then 'missing'
-            when birth_date_a = birth_date_b then 'same'
-            -- a typed date with one part wrong, or day and month swapped
-            when
-                (
-                    year(birth_date_a) = year(birth_date_b)
-                    and month(birth_date_a) = day(birth_date_b)
-                    and day(birth_date_a) = month(birth_date_b)
-                )
-                or (
-                    case when year(birth_date_a) = year(birth_date_b) then 1 else 0 end
-                    + case when month(birth_date_a) = month(birth_date_b) then 1 else 0 end
-                    + case when day(birth_date_a) = day(birth_date_b) then 1 else 0 end
-                ) = 2
-                then 'similar'
-            else 'different'
-        end as birth_date_level,
-        case
-            when country_a <> country_b then 'different'
-            else 'same_or_missing'
-        end as country_level,
-        coalesce(is_same_company_key, false) as is_same_company_key,
-        coalesce(is_same_company_domain, false) as is_same_company_domain,
-
-        -- what was compared, for reading a decision
+        {% for comparison in comparisons %}
+            {{ comparison.name }}_level,
+        {% endfor %}
+        -- the value behind an exact level (null otherwise)
+        case when first_name_level = 'exact' then given_name_value end as first_name_tf_value,
+        case when last_name_level = 'exact' then last_name_value end as last_name_tf_value,
+        case when email_level = 'exact' then email_value end as email_tf_value,
+        case when phone_level = 'exact' then phone_value end as phone_tf_value,
+        case when address_level = 'same_house' then house_value end as address_tf_value,
+        case when company_level = 'exact' then company_value end as company_tf_value,
         first_name_similarity,
         last_name_similarity,
         email_a,
@@ -170,13 +103,10 @@ final as (
         last_name_b,
         company_key_a,
         company_key_b,
-
-        -- lineage
         records_cleaned_at,
         '{{ deduped_rules_checksum() }}' as rules_checksum,
         current_timestamp as compared_at
-
-    from similarities
+    from compared
 
 )
 

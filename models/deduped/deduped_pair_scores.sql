@@ -1,13 +1,34 @@
 -- The match decision for every candidate pair, readable field by field: each comparison's
--- level, the weight the match_weights seed gives it, and their sum. A pair is a match
--- when the sum reaches the dedupe_match_threshold var and some evidence is about the
--- person (same mailbox, same personal number, or first and last name alike): company
--- evidence alone (company, office, switchboard, domain) never merges two people, and it
--- counts once however much of it there is.
+-- level, its weight (log2 of m / u, deduped_match_weights: estimated from the data, or an
+-- override), the term-frequency adjustment of an exact level (a rare surname weighs more,
+-- a common one less), the prior, their sum (match_weight, in bits) and the probability
+-- that the two records are one person (match_probability).
 --
--- Frequency adjustments use the whole data set, so they are applied here and not stored
--- with the comparisons: a mailbox or number that people with different names give is
--- shared (company evidence, not a person's), a name that many records carry weighs less.
+-- A pair is a match when match_probability reaches the dedupe_match_probability var, some
+-- evidence is about the person (same mailbox, same personal number, or first and last
+-- name alike), and no guard holds (guard: two first names that are not one name's forms,
+-- unless a mailbox or number only this person gives says otherwise; two dates of birth;
+-- two personal mailboxes at one company domain). A mailbox or number several people give
+-- (a switchboard, a household landline, a family mailbox, info@) is no evidence: level
+-- 'shared', weight 0.
+--
+-- Frequencies use the whole data set, so they are applied here and not stored with the
+-- comparisons.
+
+{%- set comparisons = dedupe_comparisons() %}
+{%- set guards = var('dedupe_guards') %}
+{#- the guards the dedupe_guards var can switch on: a pair they hold for is never a match.
+    The first two hold only where the data shows that one person's records almost never
+    disagree so (the level's m at most dedupe_guard_max_m): registry data whose typos
+    change whole names is scored by its weights instead -#}
+{%- set guard_conditions = {
+    'different_birth_dates': "birth_date_level = 'different' and birth_dates_guard",
+    'two_mailboxes_at_one_domain': "email_level = 'same_domain_other_mailbox'",
+    'different_first_names':
+        "first_name_level = 'different' and email_level <> 'exact' and phone_level <> 'exact'"
+        ~ " and first_names_guard",
+    'ambiguous_name_at_company': "is_ambiguous_name and email_level <> 'exact' and phone_level <> 'exact'",
+} %}
 
 with
 
@@ -26,145 +47,182 @@ comparisons as (
 
 weights as (
 
-    select comparison, comparison_level, match_weight from {{ ref('match_weights') }}
+    select comparison, comparison_level, match_weight, u_probability from {{ ref('deduped_match_weights') }}
+
+),
+
+prior as (
+
+    select match_weight as prior_weight from weights where comparison = 'prior'
+
+),
+
+guard_switches as (
+
+    {{ dedupe_guard_switches() }}
 
 ),
 
 frequencies as (
 
-    select value_type, value_key from {{ ref('deduped_value_frequencies') }}
-    where is_shared or is_frequent
+    select value_type, value_key, records, is_shared from {{ ref('deduped_value_frequencies') }}
+
+),
+
+frequency_totals as (
+
+    select value_type, sum(records) as records from frequencies group by value_type
+
+),
+
+shared as (
+
+    select value_type, value_key from frequencies where is_shared
 
 ),
 
 levels as (
 
     select
-        comparisons.record_id_a,
-        comparisons.record_id_b,
-        comparisons.blocking_rules,
+        comparisons.*,
         case
-            when comparisons.email_level = 'same' and shared_emails.value_key is not null then 'shared_mailbox'
+            when comparisons.email_level = 'exact' and shared_emails.value_key is not null then 'shared'
             -- info@ beside a personal mailbox at the same domain is no sign of two people
             when
                 comparisons.email_level = 'same_domain_other_mailbox'
                 and (shared_emails.value_key is not null or other_shared_emails.value_key is not null)
                 then 'different'
             else comparisons.email_level
-        end as email_level,
+        end as email_level_scored,
         case
-            when comparisons.phone_level = 'same' and shared_phones.value_key is not null then 'shared_number'
+            when comparisons.phone_level = 'exact' and shared_phones.value_key is not null then 'shared'
             -- a switchboard on either side says nothing about the person
             when
                 comparisons.phone_level = 'different'
                 and (shared_phones.value_key is not null or other_shared_phones.value_key is not null)
                 then 'missing'
             else comparisons.phone_level
-        end as phone_level,
-        case
-            when comparisons.first_name_level = 'same' and frequent_first_names.value_key is not null
-                then 'same_frequent'
-            else comparisons.first_name_level
-        end as first_name_level,
-        case
-            when comparisons.last_name_level = 'same' and frequent_last_names.value_key is not null
-                then 'same_frequent'
-            else comparisons.last_name_level
-        end as last_name_level,
-        case
-            -- several people carry this name at this company: the company cannot tell
-            -- which of them a record is, unless a mailbox or number does
-            when
-                (ambiguous_names_a.value_key is not null or ambiguous_names_b.value_key is not null)
-                and comparisons.email_level <> 'same'
-                and comparisons.phone_level <> 'same'
-                then 'ambiguous'
-            when
-                comparisons.is_same_company_key
-                or comparisons.is_same_company_domain
-                or comparisons.office_level = 'same'
-                or (comparisons.phone_level = 'same' and shared_phones.value_key is not null)
-                or (comparisons.email_level = 'same' and shared_emails.value_key is not null)
-                then 'shared'
-            else 'none'
-        end as company_level,
-        case
-            when comparisons.office_level = 'different' then 'different'
-            else 'same_or_missing'
-        end as office_level,
-        comparisons.role_level,
-        comparisons.birth_date_level,
-        comparisons.country_level,
-        comparisons.first_name_similarity,
-        comparisons.last_name_similarity
+        end as phone_level_scored,
+        -- several people carry this name at this company (their records hold several
+        -- personal mailboxes or numbers)
+        ambiguous_names_a.value_key is not null or ambiguous_names_b.value_key is not null as is_ambiguous_name
     from comparisons
-    left join frequencies as shared_phones
-        on shared_phones.value_type = 'phone' and comparisons.phone_a = shared_phones.value_key
-    left join frequencies as other_shared_phones
-        on other_shared_phones.value_type = 'phone' and comparisons.phone_b = other_shared_phones.value_key
-    left join frequencies as shared_emails
+    left join shared as shared_emails
         on shared_emails.value_type = 'email' and comparisons.email_a = shared_emails.value_key
-    left join frequencies as other_shared_emails
+    left join shared as other_shared_emails
         on other_shared_emails.value_type = 'email' and comparisons.email_b = other_shared_emails.value_key
-    left join frequencies as ambiguous_names_a
+    left join shared as shared_phones
+        on shared_phones.value_type = 'phone' and comparisons.phone_a = shared_phones.value_key
+    left join shared as other_shared_phones
+        on other_shared_phones.value_type = 'phone' and comparisons.phone_b = other_shared_phones.value_key
+    left join shared as ambiguous_names_a
         on
             ambiguous_names_a.value_type = 'name_company'
             and concat_ws('|', comparisons.first_name_a, comparisons.last_name_a, comparisons.company_key_a)
             = ambiguous_names_a.value_key
-    left join frequencies as ambiguous_names_b
+    left join shared as ambiguous_names_b
         on
             ambiguous_names_b.value_type = 'name_company'
             and concat_ws('|', comparisons.first_name_b, comparisons.last_name_b, comparisons.company_key_b)
             = ambiguous_names_b.value_key
-    left join frequencies as frequent_first_names
-        on
-            frequent_first_names.value_type = 'first_name'
-            and comparisons.first_name_level = 'same'
-            and comparisons.first_name_a = frequent_first_names.value_key
-    left join frequencies as frequent_last_names
-        on
-            frequent_last_names.value_type = 'last_name'
-            and comparisons.last_name_level = 'same'
-            and comparisons.last_name_a = frequent_last_names.value_key
 
 ),
 
 weighted as (
 
     select
-        levels.*,
-        email_weights.match_weight as email_weight,
-        phone_weights.match_weight as phone_weight,
-        first_name_weights.match_weight as first_name_weight,
-        last_name_weights.match_weight as last_name_weight,
-        company_weights.match_weight as company_weight,
-        office_weights.match_weight as office_weight,
-        role_weights.match_weight as role_weight,
-        birth_date_weights.match_weight as birth_date_weight,
-        country_weights.match_weight as country_weight
+        levels.record_id_a,
+        levels.record_id_b,
+        levels.blocking_rules,
+        {% for comparison in comparisons %}
+            {%- set level_column = comparison.name ~ '_level_scored' if comparison.name in ['email', 'phone']
+                else comparison.name ~ '_level' %}
+            levels.{{ level_column }}{% if level_column != comparison.name ~ '_level' %} as {{ comparison.name }}_level{% endif %},
+            {{ comparison.name }}_weights.match_weight as {{ comparison.name }}_weight,
+            {% if comparison.tf %}
+                -- log2(u of the level / how often another record gives this value), the
+                -- latter counted with dedupe_prior_pairs records at the level's u: a value
+                -- in two records of a small file is not therefore a common one
+                coalesce(
+                    ln(
+                        {{ comparison.name }}_weights.u_probability
+                        / ((
+                            {{ comparison.name }}_frequencies.records - 1
+                            + {{ var('dedupe_prior_pairs') }} * {{ comparison.name }}_weights.u_probability
+                        )
+                        / ({{ comparison.name }}_totals.records - 1 + {{ var('dedupe_prior_pairs') }}))
+                    ) / ln(2),
+                    0
+                ) as {{ comparison.name }}_tf_adjustment,
+            {% endif %}
+        {% endfor %}
+        prior.prior_weight,
+        guard_switches.first_names_guard,
+        guard_switches.birth_dates_guard,
+        levels.is_ambiguous_name,
+        levels.first_name_similarity,
+        levels.last_name_similarity
     from levels
-    left join weights as email_weights
-        on email_weights.comparison = 'email' and levels.email_level = email_weights.comparison_level
-    left join weights as phone_weights
-        on phone_weights.comparison = 'phone' and levels.phone_level = phone_weights.comparison_level
-    left join weights as first_name_weights
-        on
-            first_name_weights.comparison = 'first_name'
-            and levels.first_name_level = first_name_weights.comparison_level
-    left join weights as last_name_weights
-        on last_name_weights.comparison = 'last_name' and levels.last_name_level = last_name_weights.comparison_level
-    left join weights as company_weights
-        on company_weights.comparison = 'company' and levels.company_level = company_weights.comparison_level
-    left join weights as office_weights
-        on office_weights.comparison = 'office' and levels.office_level = office_weights.comparison_level
-    left join weights as role_weights
-        on role_weights.comparison = 'role' and levels.role_level = role_weights.comparison_level
-    left join weights as birth_date_weights
-        on
-            birth_date_weights.comparison = 'birth_date'
-            and levels.birth_date_level = birth_date_weights.comparison_level
-    left join weights as country_weights
-        on country_weights.comparison = 'country' and levels.country_level = country_weights.comparison_level
+    cross join prior
+    cross join guard_switches
+    {% for comparison in comparisons %}
+        {%- set level_column = comparison.name ~ '_level_scored' if comparison.name in ['email', 'phone']
+            else comparison.name ~ '_level' %}
+        left join weights as {{ comparison.name }}_weights
+            on
+                {{ comparison.name }}_weights.comparison = '{{ comparison.name }}'
+                and levels.{{ level_column }} = {{ comparison.name }}_weights.comparison_level
+        {% if comparison.tf %}
+            left join frequencies as {{ comparison.name }}_frequencies
+                on
+                    {{ comparison.name }}_frequencies.value_type = '{{ comparison.tf }}'
+                    and levels.{{ level_column }} = '{{ (comparison.levels.keys() | list)[0] }}'
+                    and levels.{{ comparison.name }}_tf_value = {{ comparison.name }}_frequencies.value_key
+            left join frequency_totals as {{ comparison.name }}_totals
+                on {{ comparison.name }}_totals.value_type = '{{ comparison.tf }}'
+        {% endif %}
+    {% endfor %}
+
+),
+
+scored as (
+
+    select
+        *,
+        prior_weight
+        {% for comparison in comparisons %}
+            + {{ comparison.name }}_weight
+            {%- if comparison.tf %} + {{ comparison.name }}_tf_adjustment{% endif %}
+        {% endfor %} as match_weight,
+        (
+            email_level = 'exact'
+            or phone_level = 'exact'
+            or (
+                first_name_level in ('exact', 'swapped', 'nickname', 'similar', 'similar_low', 'initial')
+                and last_name_level in ('exact', 'swapped', 'similar', 'similar_low', 'partial')
+            )
+            -- a date of birth is the person's, with one of the names
+            or (
+                birth_date_level = 'exact'
+                and (
+                    first_name_level in ('exact', 'swapped', 'nickname', 'similar', 'similar_low', 'initial')
+                    or last_name_level in ('exact', 'swapped', 'similar', 'similar_low', 'partial')
+                )
+            )
+        ) as has_person_evidence,
+        {% if guards %}
+            case
+                {% for name in guards %}
+                    when {{ guard_conditions[name] }} then '{{ name }}'
+                {% endfor %}
+            end
+        {% else %}
+            cast(null as {{ dbt.type_string() }})
+        {% endif %} as guard,
+        -- only person-level identifiers (not names and company) make a link strong; weak
+        -- links are dropped inside clusters that turn out to hold a conflict
+        (email_level = 'exact' or phone_level = 'exact') as is_strong_link
+    from weighted
 
 ),
 
@@ -172,24 +230,12 @@ final as (
 
     select
         *,
-        email_weight + phone_weight + first_name_weight + last_name_weight
-        + company_weight + office_weight + role_weight + birth_date_weight + country_weight as match_score,
-        (
-            email_level = 'same'
-            or phone_level = 'same'
-            or (
-                first_name_level in ('same', 'same_frequent', 'similar', 'initial')
-                and last_name_level in ('same', 'same_frequent', 'similar')
-            )
-        ) as has_person_evidence,
-        -- only person-level identifiers (not names and company) make a link strong; weak
-        -- links are dropped inside clusters that turn out to hold a conflict
-        (email_level = 'same' or phone_level = 'same') as is_strong_link
-    from weighted
+        1.0 / (1.0 + power(2.0, -least(greatest(match_weight, -60), 60))) as match_probability
+    from scored
 
 )
 
 select
     *,
-    match_score >= {{ var('dedupe_match_threshold') }} and has_person_evidence as is_match
+    match_probability >= {{ var('dedupe_match_probability') }} and has_person_evidence and guard is null as is_match
 from final

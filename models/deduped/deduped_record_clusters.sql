@@ -1,12 +1,47 @@
 -- Clustering: one row per record with the cluster it belongs to. Clusters are the
 -- connected components of the matched pairs (connected_components macro), with one
--- safeguard: a cluster that would hold a clear conflict (two different personal
--- mailboxes at one company domain: two colleagues) keeps only its strong links (same
--- mailbox, same personal number) and is split along them. A conflict that strong links
+-- safeguard: a cluster that would hold two records no pair could merge (two personal
+-- mailboxes at one company domain, two dates of birth, two first names that are not one
+-- name's forms: the guards of deduped_pair_scores) keeps only its strong links (same
+-- mailbox, same personal number) and is split along them, so a weak link (an initial and
+-- a surname) never chains a household or two colleagues into one contact. A conflict that strong links
 -- alone make is kept and flagged (has_identity_conflict) for review. A cluster is
 -- identified by its earliest record (arrival_rank: the file's modification time, then
 -- file path and row: the data's own order, not the load's clock, so the same files give
 -- the same contacts and ids however and whenever they are loaded).
+
+-- depends_on: {{ ref('deduped_match_weights') }}
+
+{#- two records that no pair could merge: see conflicted_clusters -#}
+{%- set conflict -%}
+(
+    {{ "true" if "two_mailboxes_at_one_domain" in var('dedupe_guards') else "false" }}
+    and record_a.email_domain = record_b.email_domain
+    and record_a.personal_work_mailbox <> record_b.personal_work_mailbox
+)
+or (
+    {{ "true" if "different_birth_dates" in var('dedupe_guards') else "false" }}
+    and guard_switches.birth_dates_guard
+    -- at least two of year, month and day differ (one is a typo)
+    and (
+        case when year(record_a.date_of_birth) <> year(record_b.date_of_birth) then 1 else 0 end
+        + case when month(record_a.date_of_birth) <> month(record_b.date_of_birth) then 1 else 0 end
+        + case when day(record_a.date_of_birth) <> day(record_b.date_of_birth) then 1 else 0 end
+    ) >= 2
+)
+or (
+    {{ "true" if "different_first_names" in var('dedupe_guards') else "false" }}
+    and guard_switches.first_names_guard
+    and length(record_a.first_name_key) > 1
+    and length(record_b.first_name_key) > 1
+    and {{ name_similarity('record_a.first_name_key', 'record_b.first_name_key') }}
+    < {{ var('dedupe_name_similarity_low') }}
+    and not (
+        record_a.first_name_key = record_b.last_name_key
+        and coalesce(record_a.last_name_key = record_b.first_name_key, false)
+    )
+)
+{%- endset %}
 
 with
 
@@ -17,6 +52,9 @@ records as (
         email_key,
         email_domain,
         is_work_email,
+        first_name_key,
+        last_name_key,
+        date_of_birth,
         row_number() over (
             order by source_file_modified_at, source_file_path, source_row_number, contact_record_id
         ) as arrival_rank
@@ -59,35 +97,40 @@ shared_emails as (
 
 ),
 
--- the personal work mailbox of each record: two different ones at one company domain
--- in one cluster are two people
-work_mailboxes as (
+-- the guards of deduped_pair_scores, switched on as they are there
+guard_switches as (
 
-    select
-        records.arrival_rank,
-        records.email_domain,
-        records.email_key
-    from records
-    left join shared_emails on records.email_key = shared_emails.email_key
-    where records.is_work_email and shared_emails.email_key is null
+    {{ dedupe_guard_switches() }}
 
 ),
 
-conflicted_domains as (
+clustered_records as (
 
     select
         first_pass.component,
-        work_mailboxes.email_domain
+        records.*,
+        case
+            when records.is_work_email and shared_emails.email_key is null then records.email_key
+        end as personal_work_mailbox
     from first_pass
-    inner join work_mailboxes on first_pass.node = work_mailboxes.arrival_rank
-    group by first_pass.component, work_mailboxes.email_domain
-    having count(distinct work_mailboxes.email_key) > 1
+    inner join records on first_pass.node = records.arrival_rank
+    left join shared_emails on records.email_key = shared_emails.email_key
 
 ),
 
+-- two records in one cluster that no pair could merge: two personal mailboxes at one
+-- company domain, two dates of birth, two first names that are not one name's forms
+-- (each as the guards of deduped_pair_scores hold). A chain of weak links (an initial, a
+-- shared surname and city) must not join them through a third record
 conflicted_clusters as (
 
-    select distinct component from conflicted_domains
+    select distinct record_a.component
+    from clustered_records as record_a
+    inner join clustered_records as record_b
+        on record_a.component = record_b.component and record_a.arrival_rank < record_b.arrival_rank
+    cross join guard_switches
+    where
+        {{ conflict }}
 
 ),
 
@@ -122,21 +165,30 @@ clustered as (
 ),
 
 -- conflicts strong links alone still bring together, for review
-remaining_conflicted_domains as (
+final_records as (
 
     select
-        clustered.cluster_rank,
-        work_mailboxes.email_domain
+        clustered.cluster_rank as component,
+        clustered_records.arrival_rank,
+        clustered_records.email_domain,
+        clustered_records.personal_work_mailbox,
+        clustered_records.date_of_birth,
+        clustered_records.first_name_key,
+        clustered_records.last_name_key
     from clustered
-    inner join work_mailboxes on clustered.arrival_rank = work_mailboxes.arrival_rank
-    group by clustered.cluster_rank, work_mailboxes.email_domain
-    having count(distinct work_mailboxes.email_key) > 1
+    inner join clustered_records on clustered.arrival_rank = clustered_records.arrival_rank
 
 ),
 
 remaining_conflicts as (
 
-    select distinct cluster_rank from remaining_conflicted_domains
+    select distinct record_a.component as cluster_rank
+    from final_records as record_a
+    inner join final_records as record_b
+        on record_a.component = record_b.component and record_a.arrival_rank < record_b.arrival_rank
+    cross join guard_switches
+    where
+        {{ conflict }}
 
 ),
 

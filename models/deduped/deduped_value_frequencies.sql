@@ -5,22 +5,26 @@
     )
 }}
 
--- How common each matching value is across all records, for the frequency adjustments
--- of deduped_pair_scores and the conflict check of deduped_record_clusters. One row per
--- value type (email, phone, first_name, last_name, name_company) and value:
---   is_shared    for a mailbox or number: people whose first names and last names start
---                with different letters give it (a switchboard, a team list), or it is a
---                role address: company evidence. Initials, not names, so that one
---                person's typos and nicknames do not make their own number look shared.
---                For a name at a company (name_company): the records hold more than one
---                personal mailbox or number, so several people share that name there and
---                name and company alone cannot tell which of them a record is
---   is_frequent  a name that at least dedupe_frequent_name_share of all records carry
+-- How common each matching value is across all records, for the term-frequency
+-- adjustments of deduped_pair_scores (two records that share a rare surname are likelier
+-- one person than two that share a common one) and the shared-value checks of the scores,
+-- the clusters and the golden records. One row per value type and value:
+--   email, phone      a mailbox or number (phone_key: the normalised digits, valid or not);
+--                     is_shared when people with different first initials give it (a
+--                     switchboard, a household's landline, a family mailbox, a team list)
+--                     or it is a role address. Initials of the canonical first names, so
+--                     that one person's nicknames and typos do not make their own number
+--                     look shared
+--   name_company      first name | last name | company; is_shared when the records hold
+--                     more than one personal mailbox or number: several people carry
+--                     that name there, and name and company alone cannot tell which of
+--                     them a record is
+--   given_name, last_name, house (postal code | house number), company
+--                     recounted on every run (a value's share moves with every new record)
 --
 -- Incremental, and equal to a full rebuild: a run recounts the mailboxes and numbers the
 -- records matched since the last run carry, the name-at-company groups those records or
--- those mailboxes and numbers touch, and all names (a name's share moves with every new
--- record; there are few names).
+-- those mailboxes and numbers touch, and all the other values.
 
 with
 
@@ -32,10 +36,7 @@ records as (
 
 record_count as (
 
-    select
-        count(*) as records,
-        max(cleaned_at) as last_cleaned_at
-    from records
+    select max(cleaned_at) as last_cleaned_at from records
 
 ),
 
@@ -58,7 +59,7 @@ record_count as (
     phone_records as (
 
         select * from records
-        where phone_e164 in (select changed_records.phone_e164 from changed_records)
+        where phone_key in (select changed_records.phone_key from changed_records)
 
     ),
 
@@ -84,8 +85,7 @@ contact_points as (
         'email' as value_type,
         email_key as value_key,
         count(*) as records,
-        count(distinct left(first_name_key, 1)) as distinct_first_initials,
-        count(distinct left(last_name_key, 1)) as distinct_last_initials,
+        count(distinct first_initial) as distinct_first_initials,
         max(case when is_role_email then 1 else 0 end) = 1 as is_role_address,
         max(cleaned_at) as last_cleaned_at
     from email_records
@@ -96,15 +96,14 @@ contact_points as (
 
     select
         'phone' as value_type,
-        phone_e164 as value_key,
+        phone_key as value_key,
         count(*) as records,
-        count(distinct left(first_name_key, 1)) as distinct_first_initials,
-        count(distinct left(last_name_key, 1)) as distinct_last_initials,
+        count(distinct first_initial) as distinct_first_initials,
         false as is_role_address,
         max(cleaned_at) as last_cleaned_at
     from phone_records
-    where phone_e164 is not null
-    group by phone_e164
+    where phone_key is not null
+    group by phone_key
 
 ),
 
@@ -114,7 +113,7 @@ recounted_contact_points as (
         value_type,
         value_key,
         records,
-        is_role_address or (distinct_first_initials >= 2 and distinct_last_initials >= 2) as is_shared,
+        is_role_address or distinct_first_initials >= 2 as is_shared,
         last_cleaned_at
     from contact_points
 
@@ -200,37 +199,36 @@ name_company_groups as (
                 then grouped_records.email_key
         end) as personal_mailboxes,
         count(distinct case
-            when not coalesce(shared_phones.is_shared, false) then grouped_records.phone_e164
+            when not coalesce(shared_phones.is_shared, false) then grouped_records.phone_key
         end) as personal_numbers,
         max(grouped_records.cleaned_at) as last_cleaned_at
     from grouped_records
     left join shared_contact_points as shared_emails
         on shared_emails.value_type = 'email' and grouped_records.email_key = shared_emails.value_key
     left join shared_contact_points as shared_phones
-        on shared_phones.value_type = 'phone' and grouped_records.phone_e164 = shared_phones.value_key
+        on shared_phones.value_type = 'phone' and grouped_records.phone_key = shared_phones.value_key
     group by grouped_records.group_key
 
 ),
 
-names as (
+values_counted as (
 
-    select
-        'first_name' as value_type,
-        first_name_key as value_key,
-        count(*) as records
-    from records
-    where first_name_key is not null
-    group by first_name_key
-
-    union all
-
-    select
-        'last_name' as value_type,
-        last_name_key as value_key,
-        count(*) as records
-    from records
-    where last_name_key is not null
-    group by last_name_key
+    {% for value_type, expression in [
+        ('given_name', 'given_name_key'),
+        ('last_name', 'last_name_key'),
+        ('house', "case when postal_code is not null and street_number is not null "
+                  ~ "then concat_ws('|', postal_code, street_number) end"),
+        ('company', 'company_match_key'),
+    ] %}
+        select
+            '{{ value_type }}' as value_type,
+            {{ expression }} as value_key,
+            count(*) as records
+        from records
+        where {{ expression }} is not null
+        group by {{ expression }}
+        {{ "union all" if not loop.last }}
+    {% endfor %}
 
 ),
 
@@ -241,7 +239,6 @@ final as (
         value_key,
         records,
         is_shared,
-        false as is_frequent,
         last_cleaned_at
     from recounted_contact_points
 
@@ -252,21 +249,19 @@ final as (
         value_key,
         records,
         personal_mailboxes > 1 or personal_numbers > 1 as is_shared,
-        false as is_frequent,
         last_cleaned_at
     from name_company_groups
 
     union all
 
-    -- the watermark rides on the names, recounted on every run
+    -- the watermark rides on the other values, recounted on every run
     select
-        names.value_type,
-        names.value_key,
-        names.records,
+        values_counted.value_type,
+        values_counted.value_key,
+        values_counted.records,
         false as is_shared,
-        names.records >= {{ var('dedupe_frequent_name_share') }} * record_count.records as is_frequent,
         record_count.last_cleaned_at
-    from names
+    from values_counted
     cross join record_count
 
 )

@@ -79,7 +79,7 @@ def _deduped_state(settings) -> dict[str, set[tuple]]:
                                          "from deduped.contact_identity_map")),
         "scores": set(query(settings, "select * from deduped.deduped_pair_scores")),
         "golden": set(query(settings, "select * from deduped.golden_contacts")),
-        "frequencies": set(query(settings, "select value_type, value_key, records, is_shared, is_frequent "
+        "frequencies": set(query(settings, "select value_type, value_key, records, is_shared "
                                            "from deduped.deduped_value_frequencies")),
         "blocks": set(query(settings, "select blocking_rule, block_key, block_size, is_within_cap "
                                       "from deduped.deduped_block_sizes")),
@@ -94,6 +94,9 @@ def test_nightly_delta_compares_only_new_pairs_and_equals_a_full_rebuild(workspa
     assert run_dbt(workspace, ["build"]) == 0
     compared_at = dict(query(workspace, "select record_id_a || '/' || record_id_b, compared_at "
                                          "from deduped.deduped_pair_comparisons"))
+    parameters = ("select comparison, comparison_level, m_probability, estimated_at "
+                  "from deduped.deduped_match_parameters")
+    estimated = set(query(workspace, parameters))
 
     # the next night's delta: more demo files in a sub-folder (another seed)
     generate(300, 12, workspace.landing_dir / "delta", workspace.ground_truth_dir / "delta")
@@ -103,10 +106,16 @@ def test_nightly_delta_compares_only_new_pairs_and_equals_a_full_rebuild(workspa
                                    "from deduped.deduped_pair_comparisons"))
     assert len(after) > len(compared_at)
     assert all(after[pair] == compared_at[pair] for pair in compared_at), "old pairs were compared again"
+    assert set(query(workspace, parameters)) == estimated, "a night does not re-estimate the weights"
     incremental = _deduped_state(workspace)
 
-    assert run_dbt(workspace, ["run", "--select", "path:models/deduped", "--full-refresh"]) == 0
+    # a full rebuild under the same weights gives the same state
+    assert run_dbt(workspace, ["run", "--select", "path:models/deduped", "--full-refresh",
+                               "--exclude", "deduped_match_parameters"]) == 0
     assert _deduped_state(workspace) == incremental
+    # ... and re-estimating is one var away
+    assert run_dbt(workspace, ["run", "--select", "deduped_match_parameters", "--vars", "{dedupe_estimate: true}"]) == 0
+    assert set(query(workspace, parameters)) != estimated
 
     # a rule change (here one blocking rule fewer) redoes the incremental steps by itself
     fewer_rules = ["--vars", json.dumps({"dedupe_blocking_rules": [
@@ -114,7 +123,8 @@ def test_nightly_delta_compares_only_new_pairs_and_equals_a_full_rebuild(workspa
     assert run_dbt(workspace, ["run", "--select", "path:models/deduped", *fewer_rules]) == 0
     changed = _deduped_state(workspace)
     assert changed["pairs"] != incremental["pairs"]
-    assert run_dbt(workspace, ["run", "--select", "path:models/deduped", "--full-refresh", *fewer_rules]) == 0
+    assert run_dbt(workspace, ["run", "--select", "path:models/deduped", "--full-refresh",
+                               "--exclude", "deduped_match_parameters", *fewer_rules]) == 0
     assert _deduped_state(workspace) == changed
 
 
@@ -139,7 +149,7 @@ def test_both_clustering_paths_agree_and_runaway_clusters_fail(workspace):
 
     # a threshold (or weight) edit takes effect on the next run, with no full refresh
     assert run_dbt(workspace, ["run", "--select", "deduped_pair_scores+",
-                               "--vars", "{dedupe_match_threshold: 1000}"]) == 0
+                               "--vars", "{dedupe_match_probability: 1.01}"]) == 0
     assert query(workspace, "select count(distinct contact_id) = count(*) from deduped.contact_identity_map") \
         == [(True,)], "nothing may match"
     assert run_dbt(workspace, ["run", "--select", "deduped_pair_scores+"]) == 0
@@ -174,5 +184,6 @@ def test_a_block_growing_past_its_cap_loses_its_pairs_as_a_full_rebuild_would(wo
     assert run_dbt(workspace, ["build", *small_cap]) == 0
     assert query(workspace, pairs) == [(0,)]
     incremental = _deduped_state(workspace)
-    assert run_dbt(workspace, ["run", "--select", "path:models/deduped", "--full-refresh", *small_cap]) == 0
+    assert run_dbt(workspace, ["run", "--select", "path:models/deduped", "--full-refresh",
+                               "--exclude", "deduped_match_parameters", *small_cap]) == 0
     assert _deduped_state(workspace) == incremental

@@ -65,14 +65,26 @@ def test_a_labelled_set_through_the_batch_is_scored(tmp_path: Path) -> None:
     consumer = LabelledSet("consumer", "", lambda landing: write_consumer_set(landing, 400, seed=11))
     warehouse, truth, _ = build_set(consumer, tmp_path / "consumer")
     records, scores, blocking_recall, pairs_per_record = score_warehouse(warehouse, truth)
-    assert records == pq.read_metadata(truth).num_rows
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
+        # every record is a contact record, or quarantined (a record with no name, mailbox
+        # or number identifies no one)
+        quarantined = con.execute("select count(*) from staging.stg_landing__quarantined_rows").fetchone()[0]
+        assert records + quarantined == pq.read_metadata(truth).num_rows
         with_birth_date, with_text = con.execute(
             "select count(date_of_birth), count(nullif(trim(date_of_birth_original), '')) "
             "from cleaned.cleaned_contacts").fetchone()
+        m = {(c, level): p for c, level, p in con.execute(
+            "select comparison, comparison_level, m_probability from deduped.deduped_match_parameters").fetchall()}
     finally:
         con.close()
+    # EM learned from this data what one person's records look like: the same first name
+    # (or its initial or nickname: the generator writes a third of them so) and date of
+    # birth, seldom a different one; two random records are seldom one person
+    assert m[("first_name", "exact")] > 10 * m[("first_name", "different")], m
+    assert m[("first_name", "different")] < 0.05, m
+    assert m[("birth_date", "exact")] > 0.8 and m[("birth_date", "different")] < 0.05, m
+    assert m[("prior", "two_random_records_match")] < 0.01
     assert with_text > records / 3 and with_birth_date >= 0.95 * with_text
     assert scores.true_pairs > 100
     assert blocking_recall >= 0.85, blocking_recall

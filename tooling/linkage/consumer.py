@@ -295,7 +295,8 @@ class ConsumerGenerator:
             values["last"] = f"{values['last']} {p.suffix}" if values["last"] else None
         if spec["full_name"]:
             f, la = values.pop("first"), values.pop("last")
-            values["name"] = (f"{la}, {f}" if self.r.random() < 0.3 else f"{f} {la}") if f and la else (f or la)
+            # a name field holds the whole name, or nothing when a part is unknown
+            values["name"] = (f"{la}, {f}" if self.r.random() < 0.3 else f"{f} {la}") if f and la else None
         return {header[k]: v for k, v in values.items() if k in header}
 
     def build(self) -> dict[str, list[tuple[str, dict[str, str | None]]]]:
