@@ -15,14 +15,19 @@
 --      deterministic sample of dedupe_u_sample_pairs pairs): almost all are two people.
 --   m  by expectation maximisation over the candidate pairs, one session per blocking rule
 --      that leaves out the comparisons on the rule's own columns (its pairs agree on
---      those by construction), u held fixed; each session's estimates weigh by the
---      matches it expects.
+--      those by construction), with a u of the session's own (the two people a block
+--      pairs agree on more than random pairs do); each session's estimates weigh by the
+--      matches it expects. Pairs that share a switchboard or a family mailbox stay out.
 --   prior  the expected matches among the candidate pairs over all pairs of records.
+-- All three start from the priors of dedupe_comparisons() (dedupe_prior_matches,
+-- dedupe_prior_pairs, dedupe_prior_match_probability), so a small file keeps sensible
+-- weights.
 --
 -- Estimated when this table holds nothing under the current deduped rules (the first
--- build, a changed rule, --full-refresh), when the records have more than doubled since,
--- or on request (--vars '{dedupe_estimate: true}'); other runs keep it as it is, so a
--- night's decisions do not drift. deduped_match_weights puts the overrides seed over it.
+-- build, a changed rule, --full-refresh), when the records have grown by
+-- dedupe_reestimate_growth since, or on request (--vars '{dedupe_estimate: true}'); other
+-- runs keep it as it is, so a night's decisions do not drift. deduped_match_weights puts
+-- the overrides seed over it.
 
 {%- set comparisons = dedupe_comparisons() %}
 {%- set rules = var('dedupe_blocking_rules') %}

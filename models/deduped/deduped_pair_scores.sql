@@ -5,10 +5,11 @@
 -- that the two records are one person (match_probability).
 --
 -- A pair is a match when match_probability reaches the dedupe_match_probability var, some
--- evidence is about the person (same mailbox, same personal number, or first and last
--- name alike), and no guard holds (guard: two first names that are not one name's forms,
--- unless a mailbox or number only this person gives says otherwise; two dates of birth;
--- two personal mailboxes at one company domain). A mailbox or number several people give
+-- evidence is about the person (same mailbox, same personal number, first and last name
+-- alike, or a date of birth with a name), and no guard holds (the dedupe_guards var: two
+-- first names that are not one name's forms, unless a mailbox or number only this person
+-- gives says otherwise; two dates of birth; two personal mailboxes at one company domain;
+-- a name several people carry at one company). A mailbox or number several people give
 -- (a switchboard, a household landline, a family mailbox, info@) is no evidence: level
 -- 'shared', weight 0.
 --

@@ -4,8 +4,8 @@
 -- mailboxes at one company domain, two dates of birth, two first names that are not one
 -- name's forms: the guards of deduped_pair_scores) keeps only its strong links (same
 -- mailbox, same personal number) and is split along them, so a weak link (an initial and
--- a surname) never chains a household or two colleagues into one contact. A conflict that strong links
--- alone make is kept and flagged (has_identity_conflict) for review. A cluster is
+-- a surname) never chains a household or two colleagues into one contact. A conflict that
+-- strong links alone make is kept and flagged (has_identity_conflict) for review. A cluster is
 -- identified by its earliest record (arrival_rank: the file's modification time, then
 -- file path and row: the data's own order, not the load's clock, so the same files give
 -- the same contacts and ids however and whenever they are loaded).
