@@ -12,6 +12,7 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 from batch.console import print_export_result, print_load_result
 from batch.dbt import run_dbt
@@ -19,6 +20,7 @@ from batch.diagnose import one_line
 from batch.enrich import EndpointsFactory, EnrichmentNotRun, configured_endpoints, enrich
 from batch.exports import run_export
 from batch.privacy import erase, read_addresses
+from batch.review import DECISIONS, WITHDRAWN, Decision, ReviewError, list_pairs, read_decisions, record
 from batch.runner import Options, run_nightly
 from ingestion.landing.load import run_load
 from ingestion.settings import REPO_ROOT, Settings, load_settings
@@ -78,6 +80,25 @@ def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
         print("forget: give at least one --email (or --from-file)", file=sys.stderr)
         return 2
     return erase(settings, emails)
+
+
+def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        if args.action == "list":
+            return list_pairs(settings, limit=args.limit, out=Path(args.out) if args.out else None)
+        if args.action == "withdraw":
+            decisions = [Decision(args.record_a, args.record_b, WITHDRAWN, args.note)]
+        elif args.from_file:
+            decisions = read_decisions(Path(args.from_file))
+        elif args.decision and args.record_a and args.record_b:
+            decisions = [Decision(args.record_a, args.record_b, args.decision, args.note)]
+        else:
+            print("review decide: give DECISION RECORD_A RECORD_B, or --from-file", file=sys.stderr)
+            return 2
+        return record(settings, decisions, decided_by=args.by)
+    except ReviewError as exc:
+        print(f"review: {exc}", file=sys.stderr)
+        return 2
 
 
 def add_run_arguments(run: argparse.ArgumentParser) -> None:
@@ -168,6 +189,44 @@ def build_parser() -> argparse.ArgumentParser:
     forget_.add_argument("--email", action="append", metavar="ADDRESS", help="an address to erase (repeatable)")
     forget_.add_argument("--from-file", metavar="PATH", help="a file of addresses, one per line")
     forget_.set_defaults(func=cmd_forget)
+
+    review = sub.add_parser("review", help="merge review: list the pairs to look at, record must_link / "
+                                           "cannot_link decisions",
+                            description="The pairs a person should look at (deduped.deduped_review_pairs: near "
+                                        "the match threshold, held apart by a guard, in a contact whose records "
+                                        "conflict, or decided) and the reviewers' decisions on them, kept in "
+                                        "review.merge_decisions and honoured by every later build. Records are "
+                                        "named by their source record key (<source_system>:<source_record_id>).")
+    actions = review.add_subparsers(dest="action", required=True, metavar="ACTION",
+                                    help="list the pairs, decide on two records, or withdraw a decision")
+    list_ = actions.add_parser("list", help="counts by reason and the pairs closest to the threshold",
+                               description="Print how many pairs there are to review, by reason, and the "
+                                           "undecided ones closest to the threshold (keys, probability, evidence; "
+                                           "no names). --out writes every pair with both records' values to a "
+                                           "CSV file, whose decision column a reviewer fills in.")
+    list_.add_argument("--limit", type=int, default=20, help="pairs to print (default 20)")
+    list_.add_argument("--out", metavar="PATH", help="write every pair, values side by side, to this CSV file")
+    decide = actions.add_parser("decide", help="record that two records are one person, or two",
+                                description="Record a decision on two source records: must_link (one person, "
+                                            "whatever their score) or cannot_link (two people, whatever links "
+                                            "them). The latest decision on a pair wins; the next build honours "
+                                            "it. Exit status 2 when a key is unknown (nothing is recorded), 75 "
+                                            "while a nightly run holds the warehouse.")
+    decide.add_argument("decision", nargs="?", choices=DECISIONS, help="must_link or cannot_link")
+    decide.add_argument("record_a", nargs="?", metavar="RECORD_A", help="a source record key, e.g. hubspot:1001")
+    decide.add_argument("record_b", nargs="?", metavar="RECORD_B", help="the other record's key")
+    decide.add_argument("--from-file", metavar="PATH",
+                        help="a CSV file with source_record_key_a, source_record_key_b, decision (and note) "
+                             "columns, e.g. `review list --out` filled in; rows without a decision are skipped")
+    withdraw = actions.add_parser("withdraw", help="end the decision in force on two records",
+                                  description="The pair's earlier decisions no longer hold; the model decides "
+                                              "again from the next build.")
+    withdraw.add_argument("record_a", metavar="RECORD_A")
+    withdraw.add_argument("record_b", metavar="RECORD_B")
+    for parser_ in (decide, withdraw):
+        parser_.add_argument("--note", help="why (kept with the decision)")
+        parser_.add_argument("--by", help="who decides (default: the login name)")
+    review.set_defaults(func=cmd_review)
 
     return parser
 

@@ -9,7 +9,8 @@ The person is every contact that holds one of the given addresses in any of its 
 2. their raw contact rows become quarantined rows with reason `erased` and no text (the
    file, row and line stay, so every landing row is still accounted for), and the load
    log's counts follow; quarantined rows that mention them lose their text;
-3. the providers' answers about them, and their segment membership history, are deleted;
+3. the providers' answers about them, their segment membership history and the merge
+   decisions reviewers took on their records are deleted;
 4. every model is rebuilt from what is left (dbt build --full-refresh; the contact id
    registry keeps its ids, which carry no personal data), and the exports are written
    again without them;
@@ -77,6 +78,10 @@ def _find_person(con: duckdb.DuckDBPyConnection, emails: list[str]) -> None:
             union
             select contact_record_id from deduped.contact_identity_map
             where contact_id in (select contact_id from forget_contacts)""")
+        con.execute("""
+            create or replace temp table forget_record_keys as
+            select distinct source_record_key from deduped.contact_identity_map
+            where contact_record_id in (select contact_record_id from forget_record_ids)""")
         if table_exists(con, "deduped", "contact_id_aliases"):
             con.execute("""
                 insert into forget_contacts
@@ -87,6 +92,8 @@ def _find_person(con: duckdb.DuckDBPyConnection, emails: list[str]) -> None:
                     "where false")
         con.execute("create or replace temp table forget_record_ids as select distinct contact_record_id "
                     "from seed_records")
+        con.execute("create or replace temp table forget_record_keys as select cast(null as varchar) "
+                    "as source_record_key where false")
     con.execute("""
         create or replace temp table forget_rows as
         select _file_load_id, _source_row_number, _source_line_number, _source_file, _dlt_load_id,
@@ -167,6 +174,12 @@ def forget(settings: Settings, emails: list[str]) -> ForgetResult:
             result.rows["segments.segment_membership_log"] = con.execute("""
                 delete from segments.segment_membership_log
                 where contact_id in (select contact_id from forget_contacts)""").fetchone()[0]
+        if table_exists(con, "review", "merge_decisions") and table_exists(con, "deduped", "contact_identity_map"):
+            # a reviewer's note may name them; their CRM ids are theirs too
+            result.rows["review.merge_decisions"] = con.execute("""
+                delete from review.merge_decisions
+                where source_record_key_a in (select source_record_key from forget_record_keys)
+                   or source_record_key_b in (select source_record_key from forget_record_keys)""").fetchone()[0]
         con.execute("commit")
         con.execute("checkpoint")
     finally:

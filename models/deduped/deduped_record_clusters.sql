@@ -1,11 +1,23 @@
 -- Clustering: one row per record with the cluster it belongs to. Clusters are the
--- connected components of the matched pairs (connected_components macro), with one
--- safeguard: a cluster that would hold two records no pair could merge (two personal
--- mailboxes at one company domain, two dates of birth, two first names that are not one
--- name's forms: the guards of deduped_pair_scores) keeps only its strong links (same
--- mailbox, same personal number) and is split along them, so a weak link (an initial and
--- a surname) never chains a household or two colleagues into one contact. A conflict that
--- strong links alone make is kept and flagged (has_identity_conflict) for review. A cluster is
+-- connected components of the matched pairs (connected_components macro), with the
+-- reviewers' decisions (stg_review__merge_decisions) and one safeguard:
+--
+-- * a must_link decision is a link no guard breaks; a cannot_link decision removes the
+--   pair's own link;
+-- * a cluster that would hold two records no pair could merge (two personal mailboxes at
+--   one company domain, two dates of birth, two first names that are not one name's
+--   forms: the guards of deduped_pair_scores), or two records a reviewer keeps apart,
+--   keeps only its strong links (same mailbox, same personal number) and decided links
+--   and is split along them, so a weak link (an initial and a surname) never chains a
+--   household or two colleagues into one contact;
+-- * where strong links still join two records a reviewer keeps apart, those records lose
+--   every link but the decided ones (a family mailbox is no proof of one person).
+--
+-- A conflict that strong links alone make is kept and flagged (has_identity_conflict) for
+-- review, as are decisions that contradict each other (a chain of must_link between two
+-- cannot_link records). Each record carries the link that holds it in its cluster (its
+-- strongest: a decision, then a strong link, then the highest match weight), which
+-- contact_identity_map shows as why the record joined its contact. A cluster is
 -- identified by its earliest record (arrival_rank: the file's modification time, then
 -- file path and row: the data's own order, not the load's clock, so the same files give
 -- the same contacts and ids however and whenever they are loaded).
@@ -45,7 +57,7 @@ or (
 
 with
 
-records as (
+{{ materialized_cte('records') }}
 
     select
         contact_record_id,
@@ -55,6 +67,7 @@ records as (
         first_name_key,
         last_name_key,
         date_of_birth,
+        {{ source_record_key('source_system', 'source_record_id', 'contact_record_id') }} as source_record_key,
         row_number() over (
             order by source_file_modified_at, source_file_path, source_row_number, contact_record_id
         ) as arrival_rank
@@ -64,25 +77,94 @@ records as (
 
 matches as (
 
-    select record_id_a, record_id_b, is_strong_link
+    select record_id_a, record_id_b, is_strong_link, match_weight
     from {{ ref('deduped_pair_scores') }}
     where is_match
 
 ),
 
-match_edges as (
+-- the reviewers' decisions, on every record of each key (each export of a CRM record)
+decided_pairs as (
 
     select
-        ranks_a.arrival_rank as node_a,
-        ranks_b.arrival_rank as node_b,
-        matches.is_strong_link
+        decisions.decision,
+        least(records_a.arrival_rank, records_b.arrival_rank) as node_a,
+        greatest(records_a.arrival_rank, records_b.arrival_rank) as node_b
+    from {{ ref('stg_review__merge_decisions') }} as decisions
+    inner join records as records_a on decisions.source_record_key_a = records_a.source_record_key
+    inner join records as records_b on decisions.source_record_key_b = records_b.source_record_key
+    where decisions.decision in ('must_link', 'cannot_link')
+
+),
+
+cannot_pairs as (
+
+    select node_a, node_b from decided_pairs where decision = 'cannot_link'
+
+),
+
+cannot_records as (
+
+    select node_a as node from cannot_pairs
+    union
+    select node_b from cannot_pairs
+
+),
+
+scored_edges as (
+
+    select
+        least(ranks_a.arrival_rank, ranks_b.arrival_rank) as node_a,
+        greatest(ranks_a.arrival_rank, ranks_b.arrival_rank) as node_b,
+        matches.is_strong_link,
+        matches.match_weight
     from matches
     inner join records as ranks_a on matches.record_id_a = ranks_a.contact_record_id
     inner join records as ranks_b on matches.record_id_b = ranks_b.contact_record_id
 
 ),
 
-first_pass as (
+-- the records of matches a reviewer undid
+undone_records as (
+
+    select cannot_pairs.node_a as node
+    from cannot_pairs
+    inner join scored_edges on cannot_pairs.node_a = scored_edges.node_a and cannot_pairs.node_b = scored_edges.node_b
+    union
+    select cannot_pairs.node_b
+    from cannot_pairs
+    inner join scored_edges on cannot_pairs.node_a = scored_edges.node_a and cannot_pairs.node_b = scored_edges.node_b
+
+),
+
+-- the matches but those a reviewer undid, and the links a reviewer made
+{{ materialized_cte('match_edges') }}
+
+    select
+        scored_edges.node_a,
+        scored_edges.node_b,
+        scored_edges.is_strong_link,
+        false as is_decided,
+        scored_edges.match_weight
+    from scored_edges
+    left join cannot_pairs
+        on scored_edges.node_a = cannot_pairs.node_a and scored_edges.node_b = cannot_pairs.node_b
+    where cannot_pairs.node_a is null
+
+    union all
+
+    select
+        node_a,
+        node_b,
+        true as is_strong_link,
+        true as is_decided,
+        cast(null as double) as match_weight
+    from decided_pairs
+    where decision = 'must_link'
+
+),
+
+{{ materialized_cte('first_pass') }}
 
     select * from {{ connected_components('match_edges') }} as components
 
@@ -118,10 +200,22 @@ clustered_records as (
 
 ),
 
--- two records in one cluster that no pair could merge: two personal mailboxes at one
+-- two records a reviewer keeps apart, in one cluster
+decided_conflicts as (
+
+    select distinct first_a.component
+    from cannot_pairs
+    inner join first_pass as first_a on cannot_pairs.node_a = first_a.node
+    inner join first_pass as first_b on cannot_pairs.node_b = first_b.node
+    where first_a.component = first_b.component
+
+),
+
+-- clusters holding two records no pair could merge: two personal mailboxes at one
 -- company domain, two dates of birth, two first names that are not one name's forms
--- (each as the guards of deduped_pair_scores hold). A chain of weak links (an initial, a
--- shared surname and city) must not join them through a third record
+-- (each as the guards of deduped_pair_scores hold), or two a reviewer keeps apart. A
+-- chain of weak links (an initial, a shared surname and city) must not join them
+-- through a third record
 conflicted_clusters as (
 
     select distinct record_a.component
@@ -132,11 +226,15 @@ conflicted_clusters as (
     where
         {{ conflict }}
 
+    union
+
+    select component from decided_conflicts
+
 ),
 
-trusted_edges as (
+{{ materialized_cte('trusted_edges') }}
 
-    select match_edges.node_a, match_edges.node_b
+    select match_edges.*
     from match_edges
     left join first_pass on match_edges.node_a = first_pass.node
     left join conflicted_clusters on first_pass.component = conflicted_clusters.component
@@ -144,27 +242,64 @@ trusted_edges as (
 
 ),
 
-second_pass as (
+{{ materialized_cte('second_pass') }}
 
     select * from {{ connected_components('trusted_edges') }} as components
 
 ),
 
-clustered as (
+-- clusters where strong links still join two records a reviewer keeps apart: those
+-- records keep only their decided links there
+undecided_clusters as (
+
+    select distinct second_a.component
+    from cannot_pairs
+    inner join second_pass as second_a on cannot_pairs.node_a = second_a.node
+    inner join second_pass as second_b on cannot_pairs.node_b = second_b.node
+    where second_a.component = second_b.component
+
+),
+
+split_edges as (
+
+    select trusted_edges.*
+    from trusted_edges
+    inner join second_pass on trusted_edges.node_a = second_pass.node
+    inner join undecided_clusters on second_pass.component = undecided_clusters.component
+    left join cannot_records as cannot_a on trusted_edges.node_a = cannot_a.node
+    left join cannot_records as cannot_b on trusted_edges.node_b = cannot_b.node
+    where trusted_edges.is_decided or (cannot_a.node is null and cannot_b.node is null)
+
+),
+
+{{ materialized_cte('third_pass') }}
+
+    select * from {{ connected_components('split_edges') }} as components
+
+),
+
+{{ materialized_cte('clustered') }}
 
     select
         records.contact_record_id,
         records.arrival_rank,
-        coalesce(second_pass.component, records.arrival_rank) as cluster_rank,
-        conflicted_clusters.component is not null as was_split_on_conflict
+        case
+            when undecided_clusters.component is not null then coalesce(third_pass.component, records.arrival_rank)
+            else coalesce(second_pass.component, records.arrival_rank)
+        end as cluster_rank,
+        conflicted_clusters.component is not null as was_split_on_conflict,
+        decided_conflicts.component is not null or undone_records.node is not null as was_split_on_decision
     from records
     left join second_pass on records.arrival_rank = second_pass.node
+    left join undecided_clusters on second_pass.component = undecided_clusters.component
+    left join third_pass on records.arrival_rank = third_pass.node
     left join first_pass on records.arrival_rank = first_pass.node
     left join conflicted_clusters on first_pass.component = conflicted_clusters.component
+    left join decided_conflicts on first_pass.component = decided_conflicts.component
+    left join undone_records on records.arrival_rank = undone_records.node
 
 ),
 
--- conflicts strong links alone still bring together, for review
 final_records as (
 
     select
@@ -190,15 +325,61 @@ remaining_conflicts as (
     where
         {{ conflict }}
 
+    union
+
+    -- decisions that contradict each other: must_link chains two cannot_link records
+    select clustered_a.cluster_rank
+    from cannot_pairs
+    inner join clustered as clustered_a on cannot_pairs.node_a = clustered_a.arrival_rank
+    inner join clustered as clustered_b on cannot_pairs.node_b = clustered_b.arrival_rank
+    where clustered_a.cluster_rank = clustered_b.cluster_rank
+
+),
+
+-- the link that holds each record in its cluster: a decision, a strong link, the highest
+-- match weight (then the earliest partner)
+links as (
+
+    select
+        ends.node,
+        ends.linked_node,
+        ends.is_decided,
+        ends.is_strong_link,
+        ends.match_weight,
+        row_number() over (
+            partition by ends.node
+            order by
+                case when ends.is_decided then 0 else 1 end,
+                case when ends.is_strong_link then 0 else 1 end,
+                ends.match_weight desc,
+                ends.linked_node
+        ) as strength_rank
+    from (
+        select node_a as node, node_b as linked_node, is_decided, is_strong_link, match_weight from trusted_edges
+        union all
+        select node_b as node, node_a as linked_node, is_decided, is_strong_link, match_weight from trusted_edges
+    ) as ends
+    inner join clustered as own on ends.node = own.arrival_rank
+    inner join clustered as theirs on ends.linked_node = theirs.arrival_rank
+    where own.cluster_rank = theirs.cluster_rank
+
 ),
 
 final as (
 
     select
         clustered.*,
-        remaining_conflicts.cluster_rank is not null as has_identity_conflict
+        remaining_conflicts.cluster_rank is not null as has_identity_conflict,
+        linked.contact_record_id as linked_record_id,
+        case
+            when links.is_decided then 'must_link'
+            when links.is_strong_link then 'strong_link'
+            when links.node is not null then 'match'
+        end as link_kind
     from clustered
     left join remaining_conflicts on clustered.cluster_rank = remaining_conflicts.cluster_rank
+    left join links on clustered.arrival_rank = links.node and links.strength_rank = 1
+    left join clustered as linked on links.linked_node = linked.arrival_rank
 
 )
 

@@ -17,7 +17,7 @@ from tooling.cli import build_parser as demo_parser
 
 BIN = REPO_ROOT / ".venv" / "bin"
 # the installed console scripts (pyproject.toml), their commands and parsers
-COMMANDS = {"contacts": (["load", "build", "run", "enrich", "export", "forget"], batch_parser),
+COMMANDS = {"contacts": (["load", "build", "run", "enrich", "export", "forget", "review"], batch_parser),
             "contacts-demo": (["generate", "run", "enrich", "emulator", "accuracy", "bench"], demo_parser)}
 
 

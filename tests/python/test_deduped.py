@@ -1,5 +1,6 @@
 """The deduped layer in real dbt builds: stable ids, merges with aliases, incremental
-runs equal to a full rebuild, both clustering paths, and tests that fail when they should."""
+runs equal to a full rebuild, both clustering paths, reviewers' decisions, and tests that
+fail when they should."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import yaml
 from conftest import query
 
+from batch.cli import main
 from batch.dbt import run_dbt
 from ingestion.landing.load import run_load
 from ingestion.settings import REPO_ROOT
@@ -187,3 +189,77 @@ def test_a_block_growing_past_its_cap_loses_its_pairs_as_a_full_rebuild_would(wo
     assert run_dbt(workspace, ["run", "--select", "path:models/deduped", "--full-refresh",
                                "--exclude", "deduped_match_parameters", *small_cap]) == 0
     assert _deduped_state(workspace) == incremental
+
+
+# the layers up to the review, with their tests
+DEDUPED = ["build", "--exclude", "path:models/enriched", "path:models/segments", "path:models/exports",
+           "path:models/monitoring"]
+
+
+def _contacts_by_key(settings) -> dict[str, str]:
+    """source record key -> contact id"""
+    return dict(query(settings, "select source_record_key, contact_id from deduped.contact_identity_map"))
+
+
+def test_review_decisions_split_and_join_contacts_and_hold_on_later_nights(workspace, tmp_path, capsys):
+    # Ann's two records give one mailbox: a strong link; Bob's two records share nothing
+    _write(workspace.landing_dir, "crm__day_one.csv", [
+        "A1,Ann,Lee,ann.lee@acme.com,+1 212 555 0147,Acme Inc,USA",
+        "A2,Ann,Lee,ann.lee@acme.com,,Acme,USA",
+        "B1,Bob,Stone,bob.stone@acme.com,,Acme Inc,USA",
+        "B2,Robert,Stone,r.stone@initech.example,+1 415 555 0199,Initech,USA",
+    ])
+    run_load(workspace)
+    assert run_dbt(workspace, DEDUPED) == 0
+    first = _contacts_by_key(workspace)
+    assert first["crm:A1"] == first["crm:A2"] and first["crm:B1"] != first["crm:B2"]
+    # the identity map says why A2 is in Ann's contact: the mailbox both give
+    why = query(workspace, """select records.link_kind, linked.source_record_key, records.link_evidence
+                              from deduped.contact_identity_map as records
+                              inner join deduped.contact_identity_map as linked
+                                  on records.linked_record_id = linked.contact_record_id
+                              where records.source_record_key = 'crm:A2'""")
+    assert why[0][:2] == ("strong_link", "crm:A1") and "email exact +" in why[0][2]
+
+    # a key nobody has is refused, and nothing is recorded
+    assert main(["review", "decide", "cannot_link", "crm:A1", "crm:nobody"]) == 2
+    assert query(workspace, "select count(*) from review.merge_decisions") == [(0,)]
+    # the reviewer's file: the two Anns are two people, the two Bobs one
+    decisions = tmp_path / "reviewed.csv"
+    decisions.write_text("source_record_key_a,source_record_key_b,decision,note\n"
+                         "crm:A1,crm:A2,cannot_link,mother and daughter share a mailbox\n"
+                         "crm:B2,crm:B1,must_link,\n"
+                         "crm:A1,crm:B1,,\n", encoding="utf-8")
+    assert main(["review", "decide", "--from-file", str(decisions)]) == 0
+    assert "nobody" not in capsys.readouterr().out
+
+    assert run_dbt(workspace, DEDUPED) == 0
+    decided = _contacts_by_key(workspace)
+    assert decided["crm:A1"] != decided["crm:A2"]
+    assert decided["crm:A1"] == first["crm:A1"], "the founding record keeps the contact's id"
+    assert decided["crm:B1"] == decided["crm:B2"]
+    assert query(workspace, "select link_kind from deduped.contact_identity_map "
+                            "where source_record_key = 'crm:B2'") == [("must_link",)]
+    reviewed = query(workspace, """select source_record_key_a, source_record_key_b, decision, is_same_contact
+                                   from deduped.deduped_review_pairs where review_reason = 'decided'
+                                   order by decision""")
+    assert {(frozenset(r[:2]), r[2], r[3]) for r in reviewed} == {
+        (frozenset({"crm:A1", "crm:A2"}), "cannot_link", False),
+        (frozenset({"crm:B1", "crm:B2"}), "must_link", True)}
+
+    # the next night brings another export of A2 (same CRM id, same mailbox): the decision
+    # holds for it too (no build rewrites review.merge_decisions, not even a full refresh)
+    _write(workspace.landing_dir, "crm__day_two.csv", ["A2,Ann,Lee,ann.lee@acme.com,+1 646 555 0123,Acme,USA"])
+    run_load(workspace)
+    assert run_dbt(workspace, DEDUPED) == 0
+    night = query(workspace, "select source_record_key, contact_id from deduped.contact_identity_map "
+                             "where source_record_key in ('crm:A1', 'crm:A2')")
+    assert len(night) == 3 and len({contact for key, contact in night if key == "crm:A2"}) == 1
+    assert {contact for key, contact in night if key == "crm:A1"}.isdisjoint(
+        {contact for key, contact in night if key == "crm:A2"})
+
+    # withdrawn, the model decides again: one mailbox, one person
+    assert main(["review", "withdraw", "crm:A2", "crm:A1"]) == 0
+    assert run_dbt(workspace, DEDUPED) == 0
+    withdrawn = _contacts_by_key(workspace)
+    assert withdrawn["crm:A1"] == withdrawn["crm:A2"] and withdrawn["crm:B1"] == withdrawn["crm:B2"]

@@ -22,6 +22,7 @@ from conftest import query
 
 from batch.dbt import dbt_executable, run_dbt
 from batch.exports import COLUMNS, MANIFEST, run_export
+from batch.review import Decision, record
 from ingestion.enrichment.loader import Progress, run_enrichment
 from ingestion.enrichment.providers import RunLimits
 from ingestion.landing.load import run_load
@@ -338,6 +339,21 @@ def test_forget_erases_a_person_from_everywhere_and_keeps_them_out(ws: Settings)
                 where lower(email_address) = '{person["email"].lower()}'))""")
     needles = [person["email"], person["phone_e164"]] + [v for r in records for v in r if v and len(v) >= 7]
     name = [person["first_name"], person["last_name"]]
+    # a reviewer's decision on one of their records names them; another decision is about others
+    theirs = query(ws, f"""
+        select source_record_key from deduped.contact_identity_map where contact_id in (
+            select contact_id from enriched.dim_contacts where lower(email_address) = '{person["email"].lower()}')
+        limit 1""")[0][0]
+    others = [r[0] for r in query(ws, f"""
+        select identity.source_record_key from deduped.contact_identity_map as identity
+        inner join cleaned.cleaned_contacts as cleaned on identity.contact_record_id = cleaned.contact_record_id
+        where coalesce(cleaned.email_address, '') <> '{person["email"].lower()}'
+          and identity.contact_id not in (select contact_id from deduped.contact_identity_map
+                                          where source_record_key = '{theirs}')
+        order by identity.source_record_key limit 2""")]
+    assert record(ws, [Decision(theirs, others[0], "cannot_link", f"{person['first_name']} {person['last_name']} "
+                                                                  "is not this one"),
+                       Decision(others[0], others[1], "cannot_link")]) == 0
     assert _traces(ws, needles, name)  # the scan finds the person before the erasure
 
     code = subprocess.run([sys.executable, "-m", "batch", "forget", "--email", person["email"].upper()],
@@ -346,6 +362,8 @@ def test_forget_erases_a_person_from_everywhere_and_keeps_them_out(ws: Settings)
     # nothing about the person is printed
     assert not any(n.lower() in (code.stdout + code.stderr).lower() for n in needles + [" ".join(name)])
     assert _traces(ws, needles, name) == []
+    assert query(ws, "select source_record_key_a, source_record_key_b from review.merge_decisions") == [
+        tuple(others)], "the decision about the others is kept"
 
     # the suppression list keeps a keyed hash, never the address nor its plain sha256 (which
     # anyone could check a guessed address against)
