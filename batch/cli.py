@@ -20,7 +20,7 @@ from batch.diagnose import one_line
 from batch.enrich import EndpointsFactory, EnrichmentNotRun, configured_endpoints, enrich
 from batch.exports import run_export
 from batch.privacy import erase, read_addresses
-from batch.review import DECISIONS, WITHDRAWN, Decision, ReviewError, list_pairs, read_decisions, record
+from batch.review import DECISIONS, ReviewError, decisions_from_arguments, list_pairs, record
 from batch.runner import Options, run_nightly
 from ingestion.landing.load import run_load
 from ingestion.settings import REPO_ROOT, Settings, load_settings
@@ -86,15 +86,8 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.action == "list":
             return list_pairs(settings, limit=args.limit, out=Path(args.out) if args.out else None)
-        if args.action == "withdraw":
-            decisions = [Decision(args.record_a, args.record_b, WITHDRAWN, args.note)]
-        elif args.from_file:
-            decisions = read_decisions(Path(args.from_file))
-        elif args.decision and args.record_a and args.record_b:
-            decisions = [Decision(args.record_a, args.record_b, args.decision, args.note)]
-        else:
-            print("review decide: give DECISION RECORD_A RECORD_B, or --from-file", file=sys.stderr)
-            return 2
+        decisions = decisions_from_arguments(args.action, getattr(args, "decision", None), args.record_a,
+                                             args.record_b, getattr(args, "from_file", None), args.note)
         return record(settings, decisions, decided_by=args.by)
     except ReviewError as exc:
         print(f"review: {exc}", file=sys.stderr)

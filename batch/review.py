@@ -132,6 +132,18 @@ def read_decisions(path: Path) -> list[Decision]:
     return decisions
 
 
+def decisions_from_arguments(action: str, decision: str | None, key_a: str | None, key_b: str | None,
+                             from_file: str | None, note: str | None) -> list[Decision]:
+    """The decisions `review decide` or `review withdraw` was given."""
+    if action == "withdraw":
+        return [Decision(key_a or "", key_b or "", WITHDRAWN, note)]
+    if from_file:
+        return read_decisions(Path(from_file))
+    if decision and key_a and key_b:
+        return [Decision(key_a, key_b, decision, note)]
+    raise ReviewError("decide: give DECISION RECORD_A RECORD_B, or --from-file")
+
+
 def record(settings: Settings, decisions: list[Decision], decided_by: str | None = None) -> int:
     """Append the decisions to review.merge_decisions, under the nightly run's lock."""
     if not decisions:

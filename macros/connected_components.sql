@@ -90,3 +90,16 @@
         select node, component from labels
     )
 {% endmacro %}
+
+{#-
+    The components of `labels` (a relation with `node` and `component`, as
+    connected_components gives) that hold both nodes of some pair of `pairs` (a relation
+    with `node_a` and `node_b`): a select of distinct `component`.
+-#}
+{% macro components_holding_pairs(pairs, labels) %}
+    select distinct labels_a.component
+    from {{ pairs }}
+    inner join {{ labels }} as labels_a on {{ pairs }}.node_a = labels_a.node
+    inner join {{ labels }} as labels_b on {{ pairs }}.node_b = labels_b.node
+    where labels_a.component = labels_b.component
+{% endmacro %}

@@ -38,8 +38,8 @@
         {'name': 'company', 'columns': ['company_match_key'],
          'levels': {'exact': [0.70, 0.01], 'same_domain': [0.10, 0.001], 'different': [0.20, 0.989]},
          'tf': 'company'},
-        {'name': 'role', 'columns': [],
-         'levels': {'same': [0.60, 0.1], 'different': [0.40, 0.9]},
+        {'name': 'role', 'columns': ['job_title_key'],
+         'levels': {'same_title': [0.45, 0.005], 'same': [0.20, 0.095], 'different': [0.35, 0.9]},
          'tf': none},
         {'name': 'country', 'columns': [],
          'levels': {'same': [0.95, 0.5], 'different': [0.05, 0.5]},
@@ -64,4 +64,63 @@
             <= {{ var('dedupe_guard_max_m') }}, true
         ) as birth_dates_guard
     from {{ ref('deduped_match_weights') }}
+{% endmacro %}
+
+{#-
+    The guards the dedupe_guards var switches on, as one SQL expression over a pair's levels
+    (<comparison>_level columns, as comparison_levels names them) and the switches of
+    dedupe_guard_switches: the name of the first guard that holds, or null. A pair a guard
+    holds for is never a match (deduped_pair_scores); two records of one cluster a guard
+    holds for split the cluster along its strong links (deduped_record_clusters, with
+    `records=true`: the guards about two records alone, not the one about the pair's
+    company, which needs the frequencies).
+-#}
+{% macro dedupe_guard(records=false) %}
+    {%- set conditions = {
+        'different_birth_dates': "birth_date_level = 'different' and birth_dates_guard",
+        'two_mailboxes_at_one_domain': "email_level = 'same_domain_other_mailbox'",
+        'different_first_names':
+            "first_name_level = 'different' and email_level <> 'exact' and phone_level <> 'exact'"
+            ~ " and first_names_guard",
+        'ambiguous_name_at_company': "is_ambiguous_name and email_level <> 'exact' and phone_level <> 'exact'",
+    } %}
+    {%- set guards = [] %}
+    {%- for name in var('dedupe_guards') %}
+        {%- if name not in conditions %}
+            {{ exceptions.raise_compiler_error("dedupe_guards: no guard " ~ name ~ " (known: "
+                                               ~ (conditions.keys() | join(', ')) ~ ")") }}
+        {%- endif %}
+        {%- if not (records and name == 'ambiguous_name_at_company') %}
+            {%- do guards.append(name) %}
+        {%- endif %}
+    {%- endfor %}
+    {%- if guards -%}
+        case
+            {%- for name in guards %}
+            when {{ conditions[name] }} then '{{ name }}'
+            {%- endfor %}
+        end
+    {%- else -%}
+        cast(null as {{ dbt.type_string() }})
+    {%- endif %}
+{% endmacro %}
+
+{#-
+    Every two records of one cluster of `relation` (its column `cluster`; the records have
+    arrival_rank and the match-record columns the guards' comparisons read), with those
+    comparisons' levels (comparison_level) and the guards' switches, read from a CTE named
+    guard_switches (dedupe_guard_switches): what dedupe_guard(records=true) is applied to.
+-#}
+{% macro dedupe_guarded_pairs(relation, cluster) %}
+    select
+        record_a.{{ cluster }},
+        {%- for comparison in ['first_name', 'email', 'phone', 'birth_date'] %}
+            {{ comparison_level(comparison, 'record_a', 'record_b') }} as {{ comparison }}_level,
+        {%- endfor %}
+        guard_switches.first_names_guard,
+        guard_switches.birth_dates_guard
+    from {{ relation }} as record_a
+    inner join {{ relation }} as record_b
+        on record_a.{{ cluster }} = record_b.{{ cluster }} and record_a.arrival_rank < record_b.arrival_rank
+    cross join guard_switches
 {% endmacro %}

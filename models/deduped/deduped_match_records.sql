@@ -75,6 +75,7 @@ final as (
 
         -- company, role and office
         cleaned.company_match_key,
+        {{ title_key('cleaned.job_title') }} as job_title_key,
         cleaned.seniority,
         cleaned.department,
         cleaned.company_domain,

@@ -4,32 +4,24 @@
 -- a common one less), the prior, their sum (match_weight, in bits) and the probability
 -- that the two records are one person (match_probability).
 --
--- A pair is a match when match_probability reaches the dedupe_match_probability var, some
--- evidence is about the person (same mailbox, same personal number, first and last name
--- alike, or a date of birth with a name), and no guard holds (the dedupe_guards var: two
--- first names that are not one name's forms, unless a mailbox or number only this person
--- gives says otherwise; two dates of birth; two personal mailboxes at one company domain;
--- a name several people carry at one company). A mailbox or number several people give
--- (a switchboard, a household landline, a family mailbox, info@) is no evidence: level
--- 'shared', weight 0.
+-- A pair is a match when no guard holds (the dedupe_guards var: two first names that are
+-- not one name's forms, unless a mailbox or number only this person gives says
+-- otherwise; two dates of birth; two personal mailboxes at one company domain; a name
+-- several people carry at one company) and either
+-- * match_probability reaches the dedupe_match_probability var and some evidence is about
+--   the person (same mailbox, same personal number, first and last name alike, or a date
+--   of birth with a name), or
+-- * (the dedupe_identifier_links var) the records give a mailbox or number nobody else
+--   does and neither a name nor the date of birth differs: an identifier link, where the
+--   prior would leave one identifier short (a newsletter sign-up holding only an address
+--   is its owner's).
+-- A mailbox or number several people give (a switchboard, a household landline, a family
+-- mailbox, info@) is no evidence: level 'shared', weight 0.
 --
 -- Frequencies use the whole data set, so they are applied here and not stored with the
 -- comparisons.
 
 {%- set comparisons = dedupe_comparisons() %}
-{%- set guards = var('dedupe_guards') %}
-{#- the guards the dedupe_guards var can switch on: a pair they hold for is never a match.
-    The first two hold only where the data shows that one person's records almost never
-    disagree so (the level's m at most dedupe_guard_max_m): registry data whose typos
-    change whole names is scored by its weights instead -#}
-{%- set guard_conditions = {
-    'different_birth_dates': "birth_date_level = 'different' and birth_dates_guard",
-    'two_mailboxes_at_one_domain': "email_level = 'same_domain_other_mailbox'",
-    'different_first_names':
-        "first_name_level = 'different' and email_level <> 'exact' and phone_level <> 'exact'"
-        ~ " and first_names_guard",
-    'ambiguous_name_at_company': "is_ambiguous_name and email_level <> 'exact' and phone_level <> 'exact'",
-} %}
 
 with
 
@@ -211,15 +203,7 @@ scored as (
                 )
             )
         ) as has_person_evidence,
-        {% if guards %}
-            case
-                {% for name in guards %}
-                    when {{ guard_conditions[name] }} then '{{ name }}'
-                {% endfor %}
-            end
-        {% else %}
-            cast(null as {{ dbt.type_string() }})
-        {% endif %} as guard,
+        {{ dedupe_guard() }} as guard,
         -- only person-level identifiers (not names and company) make a link strong; weak
         -- links are dropped inside clusters that turn out to hold a conflict
         (email_level = 'exact' or phone_level = 'exact') as is_strong_link
@@ -238,5 +222,18 @@ final as (
 
 select
     *,
-    match_probability >= {{ var('dedupe_match_probability') }} and has_person_evidence and guard is null as is_match
+    guard is null
+    and (
+        (match_probability >= {{ var('dedupe_match_probability') }} and has_person_evidence)
+        {%- if var('dedupe_identifier_links') %}
+            -- a mailbox or number only these records give, and neither a name nor the
+            -- date of birth says otherwise: one person, however little else they hold
+            or (
+                is_strong_link
+                and first_name_level <> 'different'
+                and last_name_level <> 'different'
+                and birth_date_level <> 'different'
+            )
+        {%- endif %}
+    ) as is_match
 from final

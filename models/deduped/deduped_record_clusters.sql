@@ -24,36 +24,9 @@
 
 -- depends_on: {{ ref('deduped_match_weights') }}
 
-{#- two records that no pair could merge: see conflicted_clusters -#}
-{%- set conflict -%}
-(
-    {{ "true" if "two_mailboxes_at_one_domain" in var('dedupe_guards') else "false" }}
-    and record_a.email_domain = record_b.email_domain
-    and record_a.personal_work_mailbox <> record_b.personal_work_mailbox
-)
-or (
-    {{ "true" if "different_birth_dates" in var('dedupe_guards') else "false" }}
-    and guard_switches.birth_dates_guard
-    -- at least two of year, month and day differ (one is a typo)
-    and (
-        case when year(record_a.date_of_birth) <> year(record_b.date_of_birth) then 1 else 0 end
-        + case when month(record_a.date_of_birth) <> month(record_b.date_of_birth) then 1 else 0 end
-        + case when day(record_a.date_of_birth) <> day(record_b.date_of_birth) then 1 else 0 end
-    ) >= 2
-)
-or (
-    {{ "true" if "different_first_names" in var('dedupe_guards') else "false" }}
-    and guard_switches.first_names_guard
-    and length(record_a.first_name_key) > 1
-    and length(record_b.first_name_key) > 1
-    and {{ name_similarity('record_a.first_name_key', 'record_b.first_name_key') }}
-    < {{ var('dedupe_name_similarity_low') }}
-    and not (
-        record_a.first_name_key = record_b.last_name_key
-        and coalesce(record_a.last_name_key = record_b.first_name_key, false)
-    )
-)
-{%- endset %}
+{#- two records of one cluster that no pair could merge (a guard of deduped_pair_scores
+    holds between them), on a row of dedupe_guarded_pairs -#}
+{%- set conflict = dedupe_guard(records=true) ~ " is not null" %}
 
 with
 
@@ -64,8 +37,12 @@ with
         email_key,
         email_domain,
         is_work_email,
+        phone_key,
+        given_name_key,
         first_name_key,
+        first_initial,
         last_name_key,
+        last_initial,
         date_of_birth,
         {{ source_record_key('source_system', 'source_record_id', 'contact_record_id') }} as source_record_key,
         row_number() over (
@@ -170,12 +147,12 @@ undone_records as (
 
 ),
 
--- mailboxes several people use (info@, team lists) are no conflict
-shared_emails as (
+-- mailboxes and numbers several people use (info@, a switchboard) are no evidence
+shared_values as (
 
-    select value_key as email_key
+    select value_type, value_key
     from {{ ref('deduped_value_frequencies') }}
-    where value_type = 'email' and is_shared
+    where value_type in ('email', 'phone') and is_shared
 
 ),
 
@@ -186,28 +163,42 @@ guard_switches as (
 
 ),
 
-clustered_records as (
+-- the records of the first pass's clusters, as the guards compare them
+{{ materialized_cte('clustered_records') }}
 
     select
         first_pass.component,
-        records.*,
-        case
-            when records.is_work_email and shared_emails.email_key is null then records.email_key
-        end as personal_work_mailbox
+        records.arrival_rank,
+        case when shared_emails.value_key is null then records.email_key end as email_key,
+        records.email_domain,
+        records.is_work_email,
+        case when shared_phones.value_key is null then records.phone_key end as phone_key,
+        records.given_name_key,
+        records.first_name_key,
+        records.first_initial,
+        records.last_name_key,
+        records.last_initial,
+        records.date_of_birth
     from first_pass
     inner join records on first_pass.node = records.arrival_rank
-    left join shared_emails on records.email_key = shared_emails.email_key
+    left join shared_values as shared_emails
+        on shared_emails.value_type = 'email' and records.email_key = shared_emails.value_key
+    left join shared_values as shared_phones
+        on shared_phones.value_type = 'phone' and records.phone_key = shared_phones.value_key
 
 ),
 
 -- two records a reviewer keeps apart, in one cluster
 decided_conflicts as (
 
-    select distinct first_a.component
-    from cannot_pairs
-    inner join first_pass as first_a on cannot_pairs.node_a = first_a.node
-    inner join first_pass as first_b on cannot_pairs.node_b = first_b.node
-    where first_a.component = first_b.component
+    {{ components_holding_pairs('cannot_pairs', 'first_pass') }}
+
+),
+
+-- every two records of a first-pass cluster, with the levels the guards read
+first_pass_pairs as (
+
+    {{ dedupe_guarded_pairs('clustered_records', 'component') }}
 
 ),
 
@@ -218,13 +209,9 @@ decided_conflicts as (
 -- through a third record
 conflicted_clusters as (
 
-    select distinct record_a.component
-    from clustered_records as record_a
-    inner join clustered_records as record_b
-        on record_a.component = record_b.component and record_a.arrival_rank < record_b.arrival_rank
-    cross join guard_switches
-    where
-        {{ conflict }}
+    select distinct component
+    from first_pass_pairs
+    where {{ conflict }}
 
     union
 
@@ -252,11 +239,7 @@ conflicted_clusters as (
 -- records keep only their decided links there
 undecided_clusters as (
 
-    select distinct second_a.component
-    from cannot_pairs
-    inner join second_pass as second_a on cannot_pairs.node_a = second_a.node
-    inner join second_pass as second_b on cannot_pairs.node_b = second_b.node
-    where second_a.component = second_b.component
+    {{ components_holding_pairs('cannot_pairs', 'second_pass') }}
 
 ),
 
@@ -303,27 +286,34 @@ split_edges as (
 final_records as (
 
     select
-        clustered.cluster_rank as component,
+        clustered.cluster_rank,
         clustered_records.arrival_rank,
+        clustered_records.email_key,
         clustered_records.email_domain,
-        clustered_records.personal_work_mailbox,
-        clustered_records.date_of_birth,
+        clustered_records.is_work_email,
+        clustered_records.phone_key,
+        clustered_records.given_name_key,
         clustered_records.first_name_key,
-        clustered_records.last_name_key
+        clustered_records.first_initial,
+        clustered_records.last_name_key,
+        clustered_records.last_initial,
+        clustered_records.date_of_birth
     from clustered
     inner join clustered_records on clustered.arrival_rank = clustered_records.arrival_rank
 
 ),
 
+final_pairs as (
+
+    {{ dedupe_guarded_pairs('final_records', 'cluster_rank') }}
+
+),
+
 remaining_conflicts as (
 
-    select distinct record_a.component as cluster_rank
-    from final_records as record_a
-    inner join final_records as record_b
-        on record_a.component = record_b.component and record_a.arrival_rank < record_b.arrival_rank
-    cross join guard_switches
-    where
-        {{ conflict }}
+    select distinct cluster_rank
+    from final_pairs
+    where {{ conflict }}
 
     union
 

@@ -1,9 +1,12 @@
 -- Merge review: the pairs a person should look at, one row per pair, with the model's
 -- evidence field by field and the two records' values side by side.
 --
--- * near_threshold: the match probability is within the review band (the vars
---   dedupe_review_min_probability and dedupe_review_max_probability) around the match
---   threshold (dedupe_match_probability): the model was least sure of these;
+-- Only pairs some evidence is about the person (has_person_evidence: a mailbox, a number,
+-- both names alike, a date of birth with a name) can be one person, so only they are
+-- listed:
+-- * near_threshold: no guard holds and the match probability is within the review band
+--   (the vars dedupe_review_min_probability and dedupe_review_max_probability) around the
+--   match threshold (dedupe_match_probability): the model was least sure of these;
 -- * held_by_guard: the score alone would merge them, a guard keeps them apart;
 -- * identity_conflict: a matched pair inside a contact whose records still conflict;
 -- * decided: a reviewer's decision is in force on the pair (so it can be checked and
@@ -56,6 +59,14 @@ decided_records as (
 
 ),
 
+-- records of contacts that still hold a conflict
+conflicted_records as (
+
+    select contact_record_id from identity where has_identity_conflict
+
+),
+
+-- only pairs some evidence is about the person can be one: the others are no question
 candidates as (
 
     select
@@ -63,14 +74,16 @@ candidates as (
         scores.record_id_b,
         case
             when
-                scores.match_probability >= {{ var('dedupe_review_min_probability') }}
+                scores.guard is null
+                and scores.match_probability >= {{ var('dedupe_review_min_probability') }}
                 and scores.match_probability <= {{ var('dedupe_review_max_probability') }}
                 then 'near_threshold'
             when scores.guard is not null and scores.match_probability >= {{ threshold }} then 'held_by_guard'
-            when scores.is_match and identity_a.has_identity_conflict then 'identity_conflict'
+            when scores.is_match and conflicted_records.contact_record_id is not null then 'identity_conflict'
         end as review_reason
     from scores
-    inner join identity as identity_a on scores.record_id_a = identity_a.contact_record_id
+    left join conflicted_records on scores.record_id_a = conflicted_records.contact_record_id
+    where scores.has_person_evidence
 
 ),
 

@@ -6,7 +6,8 @@ people data: name comparisons with Jaro-Winkler levels and term frequencies, e-m
 phone, date of birth, postcode, street, city and company where the set has them; the
 prior from exact e-mail / name + birth-date rules, u by random sampling, m by EM over two
 blocking rules; predictions from the same kinds of blocks as the batch; clusters at the
-dedupe_match_probability threshold. Bench-only (requirements-bench.txt).
+project's own threshold (the dedupe_match_probability var of dbt_project.yml).
+Bench-only (requirements-bench.txt).
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ import time
 from pathlib import Path
 
 import duckdb
+import yaml
 
+from ingestion.settings import REPO_ROOT
 from tooling.linkage.scoring import Scores, pair_scores
 
-THRESHOLD = 0.9
+# the batch's threshold, so both are judged at the same certainty
+THRESHOLD = float(yaml.safe_load((REPO_ROOT / "dbt_project.yml").read_text())["vars"]["dedupe_match_probability"])
 
 COLUMNS = """
     records.contact_record_id as unique_id,
