@@ -4,6 +4,7 @@ fail when they should."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from pathlib import Path
@@ -246,6 +247,16 @@ def test_review_decisions_split_and_join_contacts_and_hold_on_later_nights(works
     assert {(frozenset(r[:2]), r[2], r[3]) for r in reviewed} == {
         (frozenset({"crm:A1", "crm:A2"}), "cannot_link", False),
         (frozenset({"crm:B1", "crm:B2"}), "must_link", True)}
+    # the list prints keys and evidence, never a name; the file has the values to decide by
+    capsys.readouterr()
+    listed = tmp_path / "review.csv"
+    assert main(["review", "list", "--out", str(listed)]) == 0
+    printed = capsys.readouterr().out
+    assert "decided" in printed and "Stone" not in printed and "Robert" not in printed
+    with listed.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert {(r["decision_in_force"], r["decision"]) for r in rows} == {("cannot_link", ""), ("must_link", "")}
+    assert {r["first_name_a"] for r in rows if r["decision_in_force"] == "must_link"} <= {"Bob", "Robert"}
 
     # the next night brings another export of A2 (same CRM id, same mailbox): the decision
     # holds for it too (no build rewrites review.merge_decisions, not even a full refresh)
