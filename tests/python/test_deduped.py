@@ -150,9 +150,15 @@ def test_both_clustering_paths_agree_and_runaway_clusters_fail(workspace):
     assert statuses["model.contact_enrichment.deduped_record_clusters"] == "success"
     assert statuses["test.contact_enrichment.assert_matched_pairs_share_a_cluster"] == "fail"
 
-    # a threshold (or weight) edit takes effect on the next run, with no full refresh
+    # a threshold (or weight) edit takes effect on the next run, with no full refresh: out
+    # of reach, only identifier links (a mailbox or number nobody else gives) still match...
     assert run_dbt(workspace, ["run", "--select", "deduped_pair_scores+",
                                "--vars", "{dedupe_match_probability: 1.01}"]) == 0
+    assert query(workspace, "select bool_and(is_strong_link), count(*) > 0 from deduped.deduped_pair_scores "
+                            "where is_match") == [(True, True)]
+    # ... and without them nothing does
+    assert run_dbt(workspace, ["run", "--select", "deduped_pair_scores+",
+                               "--vars", "{dedupe_match_probability: 1.01, dedupe_identifier_links: false}"]) == 0
     assert query(workspace, "select count(distinct contact_id) = count(*) from deduped.contact_identity_map") \
         == [(True,)], "nothing may match"
     assert run_dbt(workspace, ["run", "--select", "deduped_pair_scores+"]) == 0
