@@ -103,3 +103,101 @@
     inner join {{ labels }} as labels_b on {{ pairs }}.node_b = labels_b.node
     where labels_a.component = labels_b.component
 {% endmacro %}
+
+{#-
+    Groups of records that keep apart every pair of `conflicts`, built from weighted
+    links the way a person would: the strongest link first, never one that would put two
+    conflicting records together. A subquery with one row per node of `groups`, `node`
+    and `group_id` (the smallest node of its group).
+
+    `groups` (`node`, `group_id`): where each node starts (records that strong links tie
+    together start as one group); `edges` (`node_a`, `node_b`, `match_weight`): the weak
+    links; `conflicts` (`node_a`, `node_b`): the pairs that must stay apart. In each of
+    `rounds` rounds every group picks its strongest link to a group it holds no conflict
+    with (ties: the smaller group), and two groups that picked each other merge. Merges
+    are pairwise, so a merged group holds no conflict its two halves did not; the
+    strongest remaining link is always picked from both ends, so every round merges at
+    least once where a link is left. A link still untaken after the last round leaves
+    its groups apart (a split too many, never a merge too many). Plain SQL, every engine.
+-#}
+{% macro conflict_free_groups(groups, edges, conflicts, rounds) %}
+    (
+        with
+
+        {{ materialized_cte('groups_0') }}
+            select node, group_id from {{ groups }}
+        )
+        {%- for round in range(1, rounds + 1) %},
+
+        -- round {{ round }}: the strongest link between each two groups...
+        links_{{ round }} as (
+            select
+                least(groups_a.group_id, groups_b.group_id) as group_a,
+                greatest(groups_a.group_id, groups_b.group_id) as group_b,
+                max(edges.match_weight) as link_weight
+            from {{ edges }} as edges
+            inner join groups_{{ round - 1 }} as groups_a on edges.node_a = groups_a.node
+            inner join groups_{{ round - 1 }} as groups_b on edges.node_b = groups_b.node
+            where groups_a.group_id <> groups_b.group_id
+            group by
+                least(groups_a.group_id, groups_b.group_id),
+                greatest(groups_a.group_id, groups_b.group_id)
+        ),
+
+        -- ...but two groups holding records that must stay apart
+        apart_{{ round }} as (
+            select distinct
+                least(groups_a.group_id, groups_b.group_id) as group_a,
+                greatest(groups_a.group_id, groups_b.group_id) as group_b
+            from {{ conflicts }} as conflicts
+            inner join groups_{{ round - 1 }} as groups_a on conflicts.node_a = groups_a.node
+            inner join groups_{{ round - 1 }} as groups_b on conflicts.node_b = groups_b.node
+        ),
+
+        -- each group's strongest allowed link
+        {{ materialized_cte('picks_' ~ round) }}
+            select group_id, partner_id
+            from (
+                select
+                    ends.group_id,
+                    ends.partner_id,
+                    row_number() over (
+                        partition by ends.group_id order by ends.link_weight desc, ends.partner_id
+                    ) as pick_rank
+                from (
+                    select links.group_a as group_id, links.group_b as partner_id, links.link_weight
+                    from links_{{ round }} as links
+                    left join apart_{{ round }} as apart
+                        on links.group_a = apart.group_a and links.group_b = apart.group_b
+                    where apart.group_a is null
+                    union all
+                    select links.group_b as group_id, links.group_a as partner_id, links.link_weight
+                    from links_{{ round }} as links
+                    left join apart_{{ round }} as apart
+                        on links.group_a = apart.group_a and links.group_b = apart.group_b
+                    where apart.group_a is null
+                ) as ends
+            ) as ranked
+            where pick_rank = 1
+        ),
+
+        -- two groups that picked each other merge, under the smaller id
+        merges_{{ round }} as (
+            select picks.group_id, least(picks.group_id, picks.partner_id) as merged_id
+            from picks_{{ round }} as picks
+            inner join picks_{{ round }} as partners
+                on picks.partner_id = partners.group_id and picks.group_id = partners.partner_id
+        ),
+
+        {{ materialized_cte('groups_' ~ round) }}
+            select
+                members.node,
+                coalesce(pairings.merged_id, members.group_id) as group_id
+            from groups_{{ round - 1 }} as members
+            left join merges_{{ round }} as pairings on members.group_id = pairings.group_id
+        )
+        {%- endfor %}
+
+        select node, group_id from groups_{{ rounds }}
+    )
+{% endmacro %}

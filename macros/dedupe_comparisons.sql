@@ -114,6 +114,8 @@
 {% macro dedupe_guarded_pairs(relation, cluster) %}
     select
         record_a.{{ cluster }},
+        record_a.arrival_rank as node_a,
+        record_b.arrival_rank as node_b,
         {%- for comparison in ['first_name', 'email', 'phone', 'birth_date'] %}
             {{ comparison_level(comparison, 'record_a', 'record_b') }} as {{ comparison }}_level,
         {%- endfor %}

@@ -42,7 +42,7 @@ file_loads as (
 
 ),
 
-final as (
+match_values as (
 
     select
         -- ids
@@ -62,6 +62,9 @@ final as (
         end as name_pair_key,
         left({{ lookup_key('cleaned.canonical_first_name') }}, 1) as first_initial,
         left({{ lookup_key('cleaned.last_name') }}, 1) as last_initial,
+        -- how the names sound (soundex macro): names misheard or mistyped block together
+        {{ soundex('cleaned.canonical_first_name') }} as first_name_sound,
+        {{ soundex('cleaned.last_name') }} as last_name_sound,
         cleaned.date_of_birth,
 
         -- contact points: only values that can identify someone
@@ -82,6 +85,11 @@ final as (
         cleaned.country_code,
         cleaned.postal_code,
         nullif(regexp_extract(cleaned.street_address, '[0-9]+', 0), '') as street_number,
+        -- the house number of a personal address: a record with a company gives its office's
+        case
+            when cleaned.company_match_key is null
+                then nullif(regexp_extract(cleaned.street_address, '[0-9]+', 0), '')
+        end as home_street_number,
         {{ lookup_key(regexp_replace_all('cleaned.street_address', '[0-9]', '')) }} as street_name_key,
         {{ lookup_key('cleaned.city') }} as city_key,
 
@@ -106,6 +114,19 @@ final as (
     from cleaned
     inner join staged on cleaned.contact_record_id = staged.contact_record_id
     inner join file_loads on staged.file_load_id = file_loads.file_load_id
+
+),
+
+final as (
+
+    select
+        *,
+        -- both names' sounds in either order
+        case
+            when first_name_sound < last_name_sound then first_name_sound || '|' || last_name_sound
+            else last_name_sound || '|' || first_name_sound
+        end as name_sound_pair_key
+    from match_values
 
 )
 

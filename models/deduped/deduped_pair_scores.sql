@@ -12,9 +12,10 @@
 --   the person (same mailbox, same personal number, first and last name alike, or a date
 --   of birth with a name), or
 -- * (the dedupe_identifier_links var) the records give a mailbox or number nobody else
---   does and neither a name nor the date of birth differs: an identifier link, where the
---   prior would leave one identifier short (a newsletter sign-up holding only an address
---   is its owner's).
+--   does and neither a name nor the date of birth differs (a surname may, when the
+--   mailbox is the same under the same first name: a married name): an identifier
+--   link, where the prior would leave one identifier short (a newsletter sign-up
+--   holding only an address is its owner's).
 -- A mailbox or number several people give (a switchboard, a household landline, a family
 -- mailbox, info@) is no evidence: level 'shared', weight 0.
 --
@@ -27,9 +28,12 @@ with
 
 comparisons as (
 
-    select comparisons.*
+    -- only pairs that are still candidates (records change, blocks grow over their cap),
+    -- with the rules that pair them tonight (not those of the night they were compared)
+    select
+        comparisons.*,
+        candidates.blocking_rules as candidate_blocking_rules
     from {{ ref('deduped_pair_comparisons') }} as comparisons
-    -- only pairs that are still candidates (records change, blocks grow over their cap)
     inner join {{ ref('deduped_candidate_pairs') }} as candidates
         on
             comparisons.record_id_a = candidates.record_id_a
@@ -126,7 +130,7 @@ weighted as (
     select
         levels.record_id_a,
         levels.record_id_b,
-        levels.blocking_rules,
+        levels.candidate_blocking_rules as blocking_rules,
         {% for comparison in comparisons %}
             {%- set level_column = comparison.name ~ '_level_scored' if comparison.name in ['email', 'phone']
                 else comparison.name ~ '_level' %}
@@ -228,10 +232,15 @@ select
         {%- if var('dedupe_identifier_links') %}
             -- a mailbox or number only these records give, and neither a name nor the
             -- date of birth says otherwise: one person, however little else they hold
+            -- (a surname may change on marriage: a mailbox of one first name keeps the
+            -- link; a number does not, colleagues of one first name share a desk line)
             or (
                 is_strong_link
                 and first_name_level <> 'different'
-                and last_name_level <> 'different'
+                and (
+                    last_name_level <> 'different'
+                    or (first_name_level in ('exact', 'nickname') and email_level = 'exact')
+                )
                 and birth_date_level <> 'different'
             )
         {%- endif %}

@@ -7,9 +7,11 @@
 -- * a cluster that would hold two records no pair could merge (two personal mailboxes at
 --   one company domain, two dates of birth, two first names that are not one name's
 --   forms: the guards of deduped_pair_scores), or two records a reviewer keeps apart,
---   keeps only its strong links (same mailbox, same personal number) and decided links
---   and is split along them, so a weak link (an initial and a surname) never chains a
---   household or two colleagues into one contact;
+--   is split: its records start in the groups their strong links (same mailbox, same
+--   personal number) and decided links make, and the groups join along the weak links,
+--   strongest first, never two that would hold a conflict (conflict_free_groups), so a
+--   weak link (an initial and a surname) never chains a household or two colleagues into
+--   one contact, and each record stays with the side it is most like;
 -- * where strong links still join two records a reviewer keeps apart, those records lose
 --   every link but the decided ones (a family mailbox is no proof of one person).
 --
@@ -219,13 +221,77 @@ conflicted_clusters as (
 
 ),
 
+-- the strong links of those clusters, and the groups of records they tie together
+{{ materialized_cte('strong_edges') }}
+
+    select match_edges.*
+    from match_edges
+    inner join first_pass on match_edges.node_a = first_pass.node
+    inner join conflicted_clusters on first_pass.component = conflicted_clusters.component
+    where match_edges.is_strong_link
+
+),
+
+{{ materialized_cte('strong_groups') }}
+
+    select * from {{ connected_components('strong_edges') }} as components
+
+),
+
+-- the pairs those clusters must keep apart: the two records of a guard, of a
+-- cannot_link decision
+conflict_pairs as (
+
+    select node_a, node_b from first_pass_pairs where {{ conflict }}
+
+    union
+
+    select node_a, node_b from cannot_pairs
+
+),
+
+-- each record of those clusters starts in the group its strong links make...
+conflicted_records as (
+
+    select
+        first_pass.node,
+        coalesce(strong_groups.component, first_pass.node) as group_id
+    from first_pass
+    inner join conflicted_clusters on first_pass.component = conflicted_clusters.component
+    left join strong_groups on first_pass.node = strong_groups.node
+
+),
+
+conflicted_weak_edges as (
+
+    select match_edges.node_a, match_edges.node_b, match_edges.match_weight
+    from match_edges
+    inner join conflicted_records on match_edges.node_a = conflicted_records.node
+    where not match_edges.is_strong_link
+
+),
+
+-- ...and the groups join along their weak links, strongest first, as long as no
+-- conflict ends up inside one (conflict_free_groups macro)
+{{ materialized_cte('resolved_groups') }}
+
+    select * from {{ conflict_free_groups('conflicted_records', 'conflicted_weak_edges', 'conflict_pairs',
+                                          var('dedupe_conflict_rounds') | int) }} as conflict_free
+
+),
+
 {{ materialized_cte('trusted_edges') }}
 
     select match_edges.*
     from match_edges
     left join first_pass on match_edges.node_a = first_pass.node
     left join conflicted_clusters on first_pass.component = conflicted_clusters.component
-    where match_edges.is_strong_link or conflicted_clusters.component is null
+    left join resolved_groups as groups_a on match_edges.node_a = groups_a.node
+    left join resolved_groups as groups_b on match_edges.node_b = groups_b.node
+    where
+        match_edges.is_strong_link
+        or conflicted_clusters.component is null
+        or groups_a.group_id = groups_b.group_id
 
 ),
 

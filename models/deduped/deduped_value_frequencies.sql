@@ -16,9 +16,10 @@
 --                     that one person's nicknames and typos do not make their own number
 --                     look shared
 --   name_company      first name | last name | company; is_shared when the records hold
---                     more than one personal mailbox or number: several people carry
---                     that name there, and name and company alone cannot tell which of
---                     them a record is
+--                     more than one personal mailbox or number, or a numbered work
+--                     mailbox (jane.doe2@: the company numbers a namesake's): several
+--                     people carry that name there, and name and company alone cannot
+--                     tell which of them a record is
 --   given_name, last_name, house (postal code | house number), company
 --                     recounted on every run (a value's share moves with every new record)
 --
@@ -201,6 +202,15 @@ name_company_groups as (
         count(distinct case
             when not coalesce(shared_phones.is_shared, false) then grouped_records.phone_key
         end) as personal_numbers,
+        -- a numbered work mailbox (jane.doe2@, jdoe3@): the company's own mark that
+        -- another person of the name works there
+        count(distinct case
+            when
+                grouped_records.is_work_email
+                and not coalesce(shared_emails.is_shared, false)
+                and {{ matches_pattern("split_part(grouped_records.email_key, '@', 1)", '.*[0-9]') }}
+                then grouped_records.email_key
+        end) as numbered_mailboxes,
         max(grouped_records.cleaned_at) as last_cleaned_at
     from grouped_records
     left join shared_contact_points as shared_emails
@@ -248,7 +258,7 @@ final as (
         'name_company' as value_type,
         value_key,
         records,
-        personal_mailboxes > 1 or personal_numbers > 1 as is_shared,
+        personal_mailboxes > 1 or personal_numbers > 1 or numbered_mailboxes > 0 as is_shared,
         last_cleaned_at
     from name_company_groups
 
