@@ -154,6 +154,14 @@
             inner join groups_{{ round - 1 }} as groups_b on conflicts.node_b = groups_b.node
         ),
 
+        allowed_{{ round }} as (
+            select links.group_a, links.group_b, links.link_weight
+            from links_{{ round }} as links
+            left join apart_{{ round }} as apart
+                on links.group_a = apart.group_a and links.group_b = apart.group_b
+            where apart.group_a is null
+        ),
+
         -- each group's strongest allowed link
         {{ materialized_cte('picks_' ~ round) }}
             select group_id, partner_id
@@ -165,17 +173,9 @@
                         partition by ends.group_id order by ends.link_weight desc, ends.partner_id
                     ) as pick_rank
                 from (
-                    select links.group_a as group_id, links.group_b as partner_id, links.link_weight
-                    from links_{{ round }} as links
-                    left join apart_{{ round }} as apart
-                        on links.group_a = apart.group_a and links.group_b = apart.group_b
-                    where apart.group_a is null
+                    select group_a as group_id, group_b as partner_id, link_weight from allowed_{{ round }}
                     union all
-                    select links.group_b as group_id, links.group_a as partner_id, links.link_weight
-                    from links_{{ round }} as links
-                    left join apart_{{ round }} as apart
-                        on links.group_a = apart.group_a and links.group_b = apart.group_b
-                    where apart.group_a is null
+                    select group_b as group_id, group_a as partner_id, link_weight from allowed_{{ round }}
                 ) as ends
             ) as ranked
             where pick_rank = 1

@@ -85,11 +85,6 @@ match_values as (
         cleaned.country_code,
         cleaned.postal_code,
         nullif(regexp_extract(cleaned.street_address, '[0-9]+', 0), '') as street_number,
-        -- the house number of a personal address: a record with a company gives its office's
-        case
-            when cleaned.company_match_key is null
-                then nullif(regexp_extract(cleaned.street_address, '[0-9]+', 0), '')
-        end as home_street_number,
         {{ lookup_key(regexp_replace_all('cleaned.street_address', '[0-9]', '')) }} as street_name_key,
         {{ lookup_key('cleaned.city') }} as city_key,
 
@@ -121,6 +116,8 @@ final as (
 
     select
         *,
+        -- the house number of a personal address: a record with a company gives its office's
+        case when company_match_key is null then street_number end as home_street_number,
         -- both names' sounds in either order
         case
             when first_name_sound < last_name_sound then first_name_sound || '|' || last_name_sound

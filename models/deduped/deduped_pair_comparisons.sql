@@ -42,7 +42,6 @@ compared as (
     select
         candidates.record_id_a,
         candidates.record_id_b,
-        candidates.blocking_rules,
         {{ comparison_levels('record_a', 'record_b') }},
 
         -- the value each exact level is about, for the term-frequency adjustments
@@ -80,7 +79,6 @@ final as (
     select
         record_id_a,
         record_id_b,
-        blocking_rules,
         {% for comparison in comparisons %}
             {{ comparison.name }}_level,
         {% endfor %}

@@ -29,10 +29,10 @@ with
 comparisons as (
 
     -- only pairs that are still candidates (records change, blocks grow over their cap),
-    -- with the rules that pair them tonight (not those of the night they were compared)
+    -- with the rules that pair them tonight
     select
         comparisons.*,
-        candidates.blocking_rules as candidate_blocking_rules
+        candidates.blocking_rules
     from {{ ref('deduped_pair_comparisons') }} as comparisons
     inner join {{ ref('deduped_candidate_pairs') }} as candidates
         on
@@ -130,7 +130,7 @@ weighted as (
     select
         levels.record_id_a,
         levels.record_id_b,
-        levels.candidate_blocking_rules as blocking_rules,
+        levels.blocking_rules,
         {% for comparison in comparisons %}
             {%- set level_column = comparison.name ~ '_level_scored' if comparison.name in ['email', 'phone']
                 else comparison.name ~ '_level' %}

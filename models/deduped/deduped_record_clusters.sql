@@ -204,16 +204,22 @@ first_pass_pairs as (
 
 ),
 
--- clusters holding two records no pair could merge: two personal mailboxes at one
--- company domain, two dates of birth, two first names that are not one name's forms
--- (each as the guards of deduped_pair_scores hold), or two a reviewer keeps apart. A
--- chain of weak links (an initial, a shared surname and city) must not join them
--- through a third record
-conflicted_clusters as (
+-- two records of one first-pass cluster that no pair could merge: two personal mailboxes
+-- at one company domain, two dates of birth, two first names that are not one name's
+-- forms (each as the guards of deduped_pair_scores hold)
+{{ materialized_cte('guarded_pairs') }}
 
-    select distinct component
+    select component, node_a, node_b
     from first_pass_pairs
     where {{ conflict }}
+
+),
+
+-- clusters holding such records, or two a reviewer keeps apart: a chain of weak links
+-- (an initial, a shared surname and city) must not join them through a third record
+conflicted_clusters as (
+
+    select component from guarded_pairs
 
     union
 
@@ -242,7 +248,7 @@ conflicted_clusters as (
 -- cannot_link decision
 conflict_pairs as (
 
-    select node_a, node_b from first_pass_pairs where {{ conflict }}
+    select node_a, node_b from guarded_pairs
 
     union
 
