@@ -10,6 +10,11 @@ opens has them. Each is vectorised (an Arrow UDF: one Python call per batch).
 - `surname_case(name VARCHAR)` -> VARCHAR: name_case for a surname field, where a leading
   Dutch or German particle stays lower case ("VAN DER BERG" -> "van der Berg") while
   French "Le"/"La" keep their capital ("LE GALL" -> "Le Gall").
+- `city_case(city VARCHAR)` -> VARCHAR: one case for every spelling of a city, whatever the
+  export's case ("CHICAGO", "chicago", "Chicago" -> "Chicago"; "WINSTON-SALEM" ->
+  "Winston-Salem"; "FRANKFURT AM MAIN" -> "Frankfurt am Main"; "ST. LOUIS" -> "St. Louis").
+  Unlike name_case, a city in mixed case is re-cased too, so an export's odd capitals
+  do not make two spellings of one city.
 - `parse_person_name(full_name VARCHAR)` -> `STRUCT(salutation, first_name, middle_name,
   last_name, suffix)`: splits a one-field name with the `nameparser` package ("Smith,
   John", "Dr. Jane Roe", "Jean-Luc Picard Jr.", "Jan van der Berg").
@@ -21,6 +26,10 @@ opens has them. Each is vectorised (an Arrow UDF: one Python call per batch).
   libphonenumber rules (the `phonenumbers` package) rather than numbering plans
   re-derived in SQL. National numbers are read in `default_region` (ISO 3166-1
   alpha-2); numbers written with `+` or a leading `00` carry their own country.
+- `street_parse(line VARCHAR, suffixes VARCHAR, designators VARCHAR, directionals VARCHAR)` ->
+  `STRUCT(house_number, pre_directional, pre_type, street_name, street_suffix, post_directional,
+  unit, street_address, issue)`: a US street line labelled by `usaddress` and rendered in USPS
+  Publication 28 form from the three seeds, passed as text (see batch/street_address.py).
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ import pyarrow as pa
 from nameparser import HumanName
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
+from batch.street_address import parse_street_line, tables_from_text
 from ingestion.suppression import hmac_emails
 
 try:  # dbt-duckdb is present when dbt loads this module; tests may register without it
@@ -139,6 +149,38 @@ def name_case(name: str | None) -> str | None:
     return "".join(out)
 
 
+# words that stay lower case inside a city's name (not as its first word)
+CITY_PARTICLES = PARTICLES | {"am", "an", "im", "ob", "of", "on", "upon", "the", "and", "sur", "sous", "en", "les",
+                              "lès", "aux", "au", "bei", "in", "op", "aan", "del", "el"}
+_CITY_WORD = re.compile(r"[^\s\-]+|[\s\-]+")
+
+
+def city_case(city: str | None) -> str | None:
+    """Every word capitalised but for inner particles ("King of Prussia", "Saint-Germain-en-Laye")."""
+    if city is None:
+        return None
+    text = " ".join(city.split())
+    if not text:
+        return None
+    parts = _CITY_WORD.findall(text.lower())
+    out = []
+    for i, part in enumerate(parts):
+        if not part[0].isalpha() or (i > 0 and part in CITY_PARTICLES):
+            out.append(part)
+        else:
+            # O'Fallon, D'Iberville: a capital after the apostrophe of a one-letter prefix,
+            # which is lower case inside the name (Coeur d'Alene)
+            word = _cap_word(part)
+            if len(word) > 2 and word[1] == "'":
+                word = (word[0].lower() if i > 0 and word[0] in "DL" else word[0]) + "'" + word[2].upper() + word[3:]
+            out.append(word)
+    return "".join(out)
+
+
+def city_case_arrow(cities: pa.Array) -> pa.Array:
+    return pa.array(_cached_map(city_case, cities), pa.string())
+
+
 def parse_person_name(full_name: str | None) -> tuple[str | None, ...]:
     """(salutation, first, middle, last, suffix) of a one-field name, each case-fixed."""
     if full_name is None or not full_name.strip():
@@ -179,6 +221,23 @@ def email_hmac_arrow(email: pa.Array) -> pa.Array:
     return hmac_emails(email)
 
 
+STREET_FIELDS = ["house_number", "pre_directional", "pre_type", "street_name", "street_suffix",
+                 "post_directional", "unit", "street_address", "issue"]
+STREET_STRUCT = "STRUCT(" + ", ".join(f"{name} VARCHAR" for name in STREET_FIELDS) + ")"
+
+
+def street_parse_arrow(line: pa.Array, suffixes: pa.Array, designators: pa.Array,
+                       directionals: pa.Array) -> pa.StructArray:
+    """Arrow batch version of parse_street_line; the tables are the same for every row."""
+    if len(line) == 0:
+        rows: list[tuple] = []
+    else:
+        tables = tables_from_text(suffixes[0].as_py(), designators[0].as_py(), directionals[0].as_py())
+        rows = _cached_map(lambda text: None if text is None else parse_street_line(text, tables).as_tuple(), line)
+    columns = [[None if row is None else row[i] for row in rows] for i in range(len(STREET_FIELDS))]
+    return pa.StructArray.from_arrays([pa.array(c, pa.string()) for c in columns], names=STREET_FIELDS)
+
+
 def register(conn: Any) -> None:
     """Register every function on a DuckDB connection."""
     conn.create_function("phone_parse", phone_parse_arrow, ["VARCHAR", "VARCHAR"], PHONE_STRUCT,
@@ -187,7 +246,11 @@ def register(conn: Any) -> None:
                          type="arrow", null_handling="special", side_effects=False)
     conn.create_function("surname_case", surname_case_arrow, ["VARCHAR"], "VARCHAR",
                          type="arrow", null_handling="special", side_effects=False)
+    conn.create_function("city_case", city_case_arrow, ["VARCHAR"], "VARCHAR",
+                         type="arrow", null_handling="special", side_effects=False)
     conn.create_function("parse_person_name", parse_person_name_arrow, ["VARCHAR"], NAME_STRUCT,
+                         type="arrow", null_handling="special", side_effects=False)
+    conn.create_function("street_parse", street_parse_arrow, ["VARCHAR"] * 4, STREET_STRUCT,
                          type="arrow", null_handling="special", side_effects=False)
     conn.create_function("email_hmac", email_hmac_arrow, ["VARCHAR"], "VARCHAR",
                          type="arrow", null_handling="special", side_effects=False)

@@ -10,6 +10,12 @@ field, how many records the cleaned value gets right:
   (records whose export had a phone);
 - country: the ISO code equals the true country (records whose export named a country);
 - street_suffix: the USPS suffix equals the true one (US records with a street);
+- street_address: the whole street line equals its USPS Publication 28 form (US records with
+  a street: no house number, grid and hyphenated numbers, post-directionals, every C1 suffix);
+- street_unit: the unit equals its Publication 28 form (STE 400, FL 2, UNIT 5, BSMT), or both
+  are empty (US records with a street);
+- city: one case for a city whatever the export's ("CHICAGO" -> "Chicago"; records whose city
+  is the true city's name in any case);
 - state: the state or province code equals the true one (records that name a state);
 - postal_code: the formatted code equals the true one (records with a postal code);
 - company_domain: the company domain equals the true one (records where one was found);
@@ -29,8 +35,9 @@ import duckdb
 
 from batch.console import render_table
 
-TARGETS = {"email": 0.995, "country": 0.995, "phone": 0.99, "street_suffix": 0.98, "state": 0.98,
-           "postal_code": 0.98, "company_domain": 0.98, "seniority": 0.95}
+TARGETS = {"email": 0.995, "country": 0.995, "phone": 0.99, "street_suffix": 0.99, "street_address": 0.99,
+           "street_unit": 0.99, "city": 0.995, "state": 0.995, "postal_code": 0.995, "company_domain": 0.98,
+           "seniority": 0.95}
 
 CHECKS = {
     "email": ("truth.email_is_valid is not null",
@@ -46,6 +53,14 @@ CHECKS = {
                 "and cleaned.country_code = truth.true_country_code, false)"),
     "street_suffix": ("truth.true_street_suffix is not null and cleaned.street_line_1_original is not null",
                       "coalesce(cleaned.street_suffix = truth.true_street_suffix, false)"),
+    "street_address": ("truth.true_street_address is not null and cleaned.street_line_1_original is not null "
+                       "and cleaned.country_code = 'US'",
+                       "coalesce(cleaned.street_address = truth.true_street_address, false)"),
+    "street_unit": ("truth.true_street_address is not null and cleaned.street_line_1_original is not null "
+                    "and cleaned.country_code = 'US'",
+                    "cleaned.street_unit is not distinct from truth.true_street_unit"),
+    "city": ("lower(cleaned.city_original) = lower(truth.true_city)",
+             "coalesce(cleaned.city = truth.true_city, false)"),
     "state": ("truth.true_state_code is not null and cleaned.state_original is not null",
               "coalesce(cleaned.state_code = truth.true_state_code, false)"),
     "postal_code": ("cleaned.postal_code_original is not null",

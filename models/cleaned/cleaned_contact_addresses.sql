@@ -1,7 +1,9 @@
 -- One row per staged source record with its postal address standardised: US street lines
--- in USPS Publication 28 form (unit designator, street suffix and pre-directional from
--- seeds); postal codes cut, padded, spaced and validated by the rule of the record's
--- country (cleaned_contact_countries).
+-- parsed into their components (the street_parse function: usaddress labels the words)
+-- and written in USPS Publication 28 form from the usps_* seeds, each distinct line
+-- parsed once; lines that cannot be read as a street address are flagged, not passed
+-- through; postal codes cut, padded, spaced and validated by the rule of the record's
+-- country (cleaned_contact_countries); cities in one case.
 
 with
 
@@ -24,27 +26,32 @@ countries as (
 
 ),
 
-usps_street_suffixes as (
+-- the three Publication 28 tables, each as one text the parser reads (key=code=...,...)
+street_tables as (
 
-    select suffix_key, suffix_code from {{ ref('usps_street_suffixes') }}
-
-),
-
-usps_directionals as (
-
-    select directional_key, directional_code from {{ ref('usps_directionals') }}
-
-),
-
-usps_unit_designators as (
-
-    select designator_key, designator_code from {{ ref('usps_unit_designators') }}
+    select
+        (
+            select {{ string_list_agg(
+                "concat_ws('=', suffix_key, suffix_code, suffix_name, "
+                ~ "case when source = 'C1' then 'true' else 'false' end)") }}
+            from {{ ref('usps_street_suffixes') }}
+        ) as suffixes,
+        (
+            select {{ string_list_agg(
+                "concat_ws('=', designator_key, designator_code, case when needs_number then 'true' else 'false' end)"
+            ) }}
+            from {{ ref('usps_unit_designators') }}
+        ) as designators,
+        (
+            select {{ string_list_agg("concat_ws('=', directional_key, directional_code)") }}
+            from {{ ref('usps_directionals') }}
+        ) as directionals
 
 ),
 
 postal_code_rules as (
 
-    select country_code, compact_pattern, zero_pad_to, keep_first, space_before_last
+    select country_code, compact_pattern, zero_pad_to, keep_first, space_before_last, extension_pattern
     from {{ ref('postal_code_rules') }}
 
 ),
@@ -60,142 +67,80 @@ with_address_country as (
 
 ),
 
--- street lines: both as one upper-case line, punctuation as spaces ("123 N. Main St.,
--- Suite 200" -> "123 N MAIN ST SUITE 200"); US lines are then read the USPS Publication 28
--- way: unit designator, street suffix and pre-directional from seeds
+-- street lines: both as one upper-case line, the second after a comma ("123 N. Main St." /
+-- "Suite 200" -> "123 N. MAIN ST., SUITE 200"): commas tell the parser where a unit starts;
+-- the parser reads the dots
 street_lines as (
 
     select
         with_address_country.*,
-        nullif(trim({{ regexp_replace_all(
+        nullif({{ regexp_replace_all(
             regexp_replace_all(
-                "upper(replace(replace(replace(replace(concat_ws(' ', with_address_country.street_line_1, "
-                ~ "with_address_country.street_line_2), '.', ''), '#', ' # '), chr(10), ' '), chr(13), ' '))",
-                "[,;]", ' '),
-            ' +', ' ') }}), '') as street_compact
+                regexp_replace_all(
+                    "upper(replace(replace(concat_ws(', ', with_address_country.street_line_1, "
+                    ~ "with_address_country.street_line_2), chr(10), ','), chr(13), ' '))",
+                    " *[,;][ ,;]*", ', '),
+                ' +', ' '),
+            '^[ ,]+|[ ,]+$', '') }}, '') as street_compact
     from with_address_country
 
 ),
 
-unit_matches as (
+-- each distinct US line parsed once (many colleagues share an office's line)
+us_lines as (
 
-    select
-        street_lines.contact_record_id,
-        usps_unit_designators.designator_key,
-        usps_unit_designators.designator_code,
-        instr(' ' || street_lines.street_compact || ' ', ' ' || usps_unit_designators.designator_key || ' ')
-            as designator_position
+    select distinct street_compact
     from street_lines
-    inner join usps_unit_designators
-        on
-            street_lines.address_country_code = 'US'
-            and instr(
-                ' ' || street_lines.street_compact || ' ', ' ' || usps_unit_designators.designator_key || ' '
-            ) > 1
+    where address_country_code = 'US' and street_compact is not null
 
 ),
 
-first_units as (
+parsed_lines as (
 
     select
-        unit_matches.*,
-        row_number() over (
-            partition by unit_matches.contact_record_id
-            order by unit_matches.designator_position
-        ) as match_rank
-    from unit_matches
-
-),
-
-with_unit as (
-
-    select
-        street_lines.*,
-        first_units.designator_code,
-        case
-            when first_units.designator_position is not null
-                then trim(substr(street_lines.street_compact, 1, first_units.designator_position - 1))
-            else street_lines.street_compact
-        end as street_without_unit,
-        case
-            when first_units.designator_position is not null
-                then nullif(trim(replace(substr(
-                    street_lines.street_compact,
-                    first_units.designator_position + length(first_units.designator_key)
-                ), '#', '')), '')
-        end as unit_value
-    from street_lines
-    left join first_units
-        on
-            street_lines.contact_record_id = first_units.contact_record_id
-            and first_units.match_rank = 1
-
-),
-
-street_words as (
-
-    select
-        with_unit.*,
-        regexp_extract(with_unit.street_without_unit, '^([0-9]+[A-Z]?) ', 1) as house_number,
-        regexp_extract(with_unit.street_without_unit, '^[0-9]+[A-Z]? ([^ ]+) [^ ]', 1) as second_word,
-        regexp_extract(with_unit.street_without_unit, ' ([^ ]+)$', 1) as last_word
-    from with_unit
-
-),
-
-street_parts as (
-
-    select
-        street_words.*,
-        usps_directionals.directional_code,
-        usps_street_suffixes.suffix_code,
-        length(street_words.house_number) + 1
-        + case when usps_directionals.directional_code is not null then length(street_words.second_word) + 1 else 0 end
-            as name_start_offset,
-        case when usps_street_suffixes.suffix_code is not null then length(street_words.last_word) + 1 else 0 end
-            as name_end_offset
-    from street_words
-    left join usps_directionals
-        on
-            street_words.address_country_code = 'US'
-            and nullif(street_words.second_word, '') = usps_directionals.directional_key
-    left join usps_street_suffixes
-        on
-            street_words.address_country_code = 'US'
-            and nullif(street_words.last_word, '') = usps_street_suffixes.suffix_key
-            and street_words.street_without_unit like '% % %'
+        us_lines.street_compact,
+        street_parse(
+            us_lines.street_compact, street_tables.suffixes, street_tables.designators, street_tables.directionals
+        ) as parsed
+    from us_lines
+    cross join street_tables
 
 ),
 
 us_streets as (
 
     select
-        street_parts.*,
-        case
-            when street_parts.address_country_code = 'US' and nullif(street_parts.house_number, '') is not null
-                then concat_ws(
-                    ' ',
-                    street_parts.house_number,
-                    street_parts.directional_code,
-                    trim(substr(
-                        street_parts.street_without_unit,
-                        street_parts.name_start_offset + 1,
-                        length(street_parts.street_without_unit)
-                        - street_parts.name_start_offset - street_parts.name_end_offset
-                    )),
-                    street_parts.suffix_code
-                )
-        end as us_street_address
-    from street_parts
+        street_lines.*,
+        parsed_lines.street_compact is not null as is_street_parsed_line,
+        {{ struct_field('parsed_lines.parsed', 'house_number') }} as parsed_house_number,
+        {{ struct_field('parsed_lines.parsed', 'pre_directional') }} as parsed_pre_directional,
+        {{ struct_field('parsed_lines.parsed', 'pre_type') }} as parsed_pre_type,
+        {{ struct_field('parsed_lines.parsed', 'street_name') }} as parsed_street_name,
+        {{ struct_field('parsed_lines.parsed', 'street_suffix') }} as parsed_street_suffix,
+        {{ struct_field('parsed_lines.parsed', 'post_directional') }} as parsed_post_directional,
+        {{ struct_field('parsed_lines.parsed', 'unit') }} as parsed_unit,
+        {{ struct_field('parsed_lines.parsed', 'street_address') }} as parsed_street_address,
+        {{ struct_field('parsed_lines.parsed', 'issue') }} as street_parse_issue
+    from street_lines
+    left join parsed_lines
+        on
+            street_lines.address_country_code = 'US'
+            and street_lines.street_compact = parsed_lines.street_compact
 
 ),
 
--- postal codes: compact form, then cut / padded / spaced by the country's rule, and validated
+-- postal codes: compact form, then split from an extension (ZIP+4), padded and spaced by
+-- the country's rule, and validated
 postal_compact as (
 
     select
         us_streets.*,
-        nullif({{ regexp_replace_all('upper(us_streets.postal_code)', '[ .-]', '') }}, '') as postal_code_compact
+        nullif({{ regexp_replace_all('upper(us_streets.postal_code)', '[ .-]', '') }}, '') as postal_code_compact,
+        -- "2108-1234": the code and its extension as written, around a hyphen or space
+        regexp_extract(trim(upper(us_streets.postal_code)), '^([0-9A-Z]+) *[- ] *([0-9A-Z]+)$', 1)
+            as postal_code_before_separator,
+        regexp_extract(trim(upper(us_streets.postal_code)), '^([0-9A-Z]+) *[- ] *([0-9A-Z]+)$', 2)
+            as postal_code_after_separator
     from us_streets
 
 ),
@@ -206,35 +151,51 @@ postal_kept as (
         postal_compact.*,
         postal_code_rules.compact_pattern,
         postal_code_rules.zero_pad_to,
+        postal_code_rules.keep_first,
         postal_code_rules.space_before_last,
-        case
-            when length(postal_compact.postal_code_compact) > postal_code_rules.keep_first
-                then substr(postal_compact.postal_code_compact, postal_code_rules.keep_first + 1)
-        end as postal_code_extension,
-        case
-            when postal_code_rules.keep_first is not null
-                then left(postal_compact.postal_code_compact, postal_code_rules.keep_first)
-            else postal_compact.postal_code_compact
-        end as postal_code_kept
+        postal_code_rules.extension_pattern,
+        coalesce(
+            {{ matches_pattern_column(
+                'postal_compact.postal_code_after_separator', 'postal_code_rules.extension_pattern') }}, false
+        ) as is_extension_separated
     from postal_compact
     left join postal_code_rules
         on postal_compact.address_country_code = postal_code_rules.country_code
 
 ),
 
-postal_padded as (
+postal_split as (
 
     select
         postal_kept.*,
+        case
+            when postal_kept.is_extension_separated then postal_kept.postal_code_after_separator
+            when length(postal_kept.postal_code_compact) > postal_kept.keep_first
+                then substr(postal_kept.postal_code_compact, postal_kept.keep_first + 1)
+        end as postal_code_extension,
+        case
+            when postal_kept.is_extension_separated then postal_kept.postal_code_before_separator
+            when postal_kept.keep_first is not null
+                then left(postal_kept.postal_code_compact, postal_kept.keep_first)
+            else postal_kept.postal_code_compact
+        end as postal_code_kept
+    from postal_kept
+
+),
+
+postal_padded as (
+
+    select
+        postal_split.*,
         -- a spreadsheet ate the leading zero ("2108" -> "02108")
         case
             when
-                {{ matches_pattern('postal_kept.postal_code_kept', '[0-9]+') }}
-                and length(postal_kept.postal_code_kept) < postal_kept.zero_pad_to
-                then lpad(postal_kept.postal_code_kept, postal_kept.zero_pad_to, '0')
-            else postal_kept.postal_code_kept
+                {{ matches_pattern('postal_split.postal_code_kept', '[0-9]+') }}
+                and length(postal_split.postal_code_kept) < postal_split.zero_pad_to
+                then lpad(postal_split.postal_code_kept, postal_split.zero_pad_to, '0')
+            else postal_split.postal_code_kept
         end as postal_code_padded
-    from postal_kept
+    from postal_split
 
 ),
 
@@ -242,8 +203,16 @@ postal_checked as (
 
     select
         postal_padded.*,
+        -- the code in its country's format, and an extension (ZIP+4) exactly in its own:
+        -- "120917" is neither a ZIP nor a ZIP+4
         coalesce(
-            {{ matches_pattern_column('postal_padded.postal_code_padded', 'postal_padded.compact_pattern') }}, false
+            {{ matches_pattern_column('postal_padded.postal_code_padded', 'postal_padded.compact_pattern') }}
+            and (
+                postal_padded.postal_code_extension is null
+                or {{ matches_pattern_column(
+                    'postal_padded.postal_code_extension', 'postal_padded.extension_pattern') }}
+            ),
+            false
         ) as is_postal_code_valid,
         case
             when length(postal_padded.postal_code_padded) > postal_padded.space_before_last
@@ -263,16 +232,29 @@ final as (
         contact_record_id,
         {{ cleaned_lineage_columns() }},
 
-        -- postal address
+        -- postal address: US lines in Publication 28 form when parsed; a US line that could
+        -- not be parsed keeps its compact upper-case form and is flagged; other countries'
+        -- lines are trimmed as exported
         street_line_1 as street_line_1_original,
         street_line_2 as street_line_2_original,
-        coalesce(us_street_address, nullif(trim(concat_ws(' ', street_line_1, street_line_2)), ''))
-            as street_address,
-        case when designator_code is not null then concat_ws(' ', designator_code, unit_value) end
-            as street_unit,
-        directional_code as street_directional,
-        suffix_code as street_suffix,
-        nullif(trim(city), '') as city,
+        case
+            when address_country_code = 'US' then coalesce(parsed_street_address, street_compact)
+            else nullif(trim(concat_ws(' ', street_line_1, street_line_2)), '')
+        end as street_address,
+        parsed_unit as street_unit,
+        parsed_house_number as house_number,
+        parsed_pre_directional as street_pre_directional,
+        parsed_pre_type as street_pre_type,
+        parsed_street_name as street_name,
+        parsed_street_suffix as street_suffix,
+        parsed_post_directional as street_post_directional,
+        case
+            when is_street_parsed_line then street_parse_issue is null
+        end as is_street_address_parsed,
+        street_parse_issue,
+        -- one case for every spelling of a city ("CHICAGO", "chicago" -> "Chicago")
+        city_case(city) as city,
+        city as city_original,
         postal_code as postal_code_original,
         case when is_postal_code_valid then postal_code_formatted end as postal_code,
         case when is_postal_code_valid then postal_code_extension end as postal_code_extension,

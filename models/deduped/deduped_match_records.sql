@@ -84,8 +84,16 @@ match_values as (
         cleaned.company_domain,
         cleaned.country_code,
         cleaned.postal_code,
-        nullif(regexp_extract(cleaned.street_address, '[0-9]+', 0), '') as street_number,
-        {{ lookup_key(regexp_replace_all('cleaned.street_address', '[0-9]', '')) }} as street_name_key,
+        -- a US line read into its parts gives its house number and name; other lines give
+        -- their first number and their words without digits
+        case
+            when cleaned.is_street_address_parsed then cleaned.house_number
+            else nullif(regexp_extract(cleaned.street_address, '[0-9]+', 0), '')
+        end as street_number,
+        case
+            when cleaned.is_street_address_parsed then {{ lookup_key('cleaned.street_name') }}
+            else {{ lookup_key(regexp_replace_all('cleaned.street_address', '[0-9]', '')) }}
+        end as street_name_key,
         {{ lookup_key('cleaned.city') }} as city_key,
 
         -- order and lineage

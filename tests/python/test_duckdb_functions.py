@@ -5,7 +5,9 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from batch.duckdb_functions import name_case, parse_person_name, parse_phone, register, surname_case
+from batch.duckdb_functions import city_case, name_case, parse_person_name, parse_phone, register, surname_case
+from batch.street_address import parse_street_line, tables_from_seeds
+from ingestion.settings import REPO_ROOT
 
 
 @pytest.mark.parametrize(("raw", "region", "expected"), [
@@ -64,5 +66,131 @@ def test_functions_registered_on_duckdb_work_in_batches():
             select count(*) filter (where phone_parse('0151 ' || lpad(cast(i % 97 as varchar), 8, '1'), 'DE').is_valid)
             from range(5000) as t(i)""").fetchone()[0]
         assert n == 5000
+    finally:
+        con.close()
+
+
+# ------------------------------------------------------------------ street lines ----
+# Each failure measured on real US exports (issue 18) as a case, read with the real seeds.
+
+SEEDS = tables_from_seeds(REPO_ROOT / "seeds")
+
+
+@pytest.mark.parametrize(("line", "address", "unit"), [
+    # no house number: the line in Publication 28 form all the same
+    ("oliphant street", "OLIPHANT ST", None),
+    ("se 25th ave", "SE 25TH AVE", None),
+    ("highway a1a", "HIGHWAY A1A", None),
+    # post-directionals, and a suffix before one
+    ("1656 CONNALLY DRIVE SOUTHWEST", "1656 CONNALLY DR SW", None),
+    ("454 W 700 SOUTH", "454 W 700 S", None),
+    ("770 S. Oak Boulevard E", "770 S OAK BLVD E", None),
+    # unit designators of C2 and of exports
+    ("12 MAIN ST AP 4", "12 MAIN ST", "APT 4"),
+    ("12 Main St Aprt 4", "12 MAIN ST", "APT 4"),
+    ("12 Main St, Aptmnt 4", "12 MAIN ST", "APT 4"),
+    ("12 MAIN ST U 4", "12 MAIN ST", "UNIT 4"),
+    ("12 Main St Basement", "12 MAIN ST", "BSMT"),
+    ("12 Main St, bsmt", "12 MAIN ST", "BSMT"),
+    ("76 SW WASHBURN AVENUE 2ND FL", "76 SW WASHBURN AVE", "FL 2"),
+    ("1265 Jefferson Road, 17th Floor", "1265 JEFFERSON RD", "FL 17"),
+    ("28008 Larson Av. Ste.1948", "28008 LARSON AVE", "STE 1948"),
+    ("4910 country club oval. trailer 788", "4910 COUNTRY CLUB OVAL", "TRLR 788"),
+    ("12 MAIN ST APT # 5", "12 MAIN ST", "APT 5"),
+    ("77 Oak Blvd #5", "77 OAK BLVD", "# 5"),
+    # suffix spellings of C1 and of exports
+    ("3 Rocky La", "3 ROCKY LN", None),
+    ("22 Rocky Tr", "22 ROCKY TRL", None),
+    ("5 Orchard Cr", "5 ORCHARD CRK", None),
+    ("9 Grand Avnu", "9 GRAND AVE", None),
+    ("1 Elm Landing", "1 ELM LNDG", None),
+    ("7 Hill Knoll", "7 HILL KNL", None),
+    ("1131 Pine Common South", "1131 PINE CMN S", None),
+    ("Pine Green", "PINE GRN", None),
+    ("1 Center Roads", "1 CENTER RDS", None),
+    # hyphenated and grid house numbers
+    ("119-46 E BENNETT AVE", "119-46 E BENNETT AVE", None),
+    ("E8532 W DOUGLAS ST", "E8532 W DOUGLAS ST", None),
+    ("N6526 County Road K", "N6526 COUNTY ROAD K", None),
+    # a directional or a suffix word that is the street's name
+    ("5 EAST DRIVE", "5 EAST DR", None),
+    ("17701 E AVENUE", "17701 E AVE", None),
+    ("8430 West Ways", "8430 WEST WAYS", None),
+    ("6562 Mountain View Ext", "6562 MOUNTAIN VIEW EXT", None),
+    ("12 Avenue B", "12 AVENUE B", None),
+    ("6510 Ave N", "6510 AVENUE N", None),
+    # NUMBER and NO as words of a name, not units
+    ("4513 NUMBER FOUR ROAD", "4513 NUMBER FOUR RD", None),
+    ("1874 Maple Jctns, No. 1917", "1874 MAPLE JCTS", "# 1917"),
+    # boxes and highways
+    ("P.O. Box 123", "PO BOX 123", None),
+    ("100 US Hwy 1", "100 US HIGHWAY 1", None),
+    ("453 1/2 El Camino Real View", "453 1/2 EL CAMINO REAL VW", None),
+])
+def test_street_lines_in_publication_28_form(line, address, unit):
+    parsed = parse_street_line(line, SEEDS)
+    assert (parsed.street_address, parsed.unit, parsed.issue) == (address, unit, None)
+
+
+def test_street_line_components():
+    parsed = parse_street_line("1656 N. Connally Drive Southwest, Suite 200", SEEDS)
+    assert (parsed.house_number, parsed.pre_directional, parsed.street_name, parsed.street_suffix,
+            parsed.post_directional, parsed.unit) == ("1656", "N", "CONNALLY", "DR", "SW", "STE 200")
+    assert parse_street_line("Hwy 94", SEEDS).pre_type == "HIGHWAY"
+
+
+@pytest.mark.parametrize(("line", "issue"), [
+    ("c/o the front desk", "not_a_street_line"),
+    ("N6526", "no_street_name"),
+    ("Suite 200", "no_street_name"),
+    ("   ", "empty"),
+])
+def test_lines_that_are_not_street_addresses_are_flagged(line, issue):
+    parsed = parse_street_line(line, SEEDS)
+    assert (parsed.issue, parsed.street_address) == (issue, None)
+
+
+def test_a_spelling_added_to_the_seed_is_read():
+    """The seeds drive the rendering: a client's own suffix spelling, added as a row, is read."""
+    assert parse_street_line("5 Harbor Stravnue", SEEDS).street_address == "5 HARBOR STRAVNUE"
+    tables = tables_from_seeds(REPO_ROOT / "seeds")
+    tables.suffixes["STRAVNUE"] = ("STRA", "STRAVENUE", False)
+    assert parse_street_line("5 Harbor Stravnue", tables).street_address == "5 HARBOR STRA"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("CHICAGO", "Chicago"), ("chicago", "Chicago"), ("ChIcAgO", "Chicago"), ("WINSTON-SALEM", "Winston-Salem"),
+    ("FRANKFURT AM MAIN", "Frankfurt am Main"), ("ST. LOUIS", "St. Louis"), ("KING OF PRUSSIA", "King of Prussia"),
+    ("MCALLEN", "McAllen"), ("O'FALLON", "O'Fallon"), ("coeur d'alene", "Coeur d'Alene"), ("MÜNCHEN", "München"),
+    ("  new   york ", "New York"), ("", None), (None, None),
+])
+def test_city_case(raw, expected):
+    assert city_case(raw) == expected
+
+
+def test_street_parse_registered_on_duckdb_reads_the_seed_tables():
+    con = duckdb.connect()
+    try:
+        register(con)
+        for name in ("usps_street_suffixes", "usps_unit_designators", "usps_directionals"):
+            con.execute(f"create table {name} as select * from read_csv('{REPO_ROOT / 'seeds' / name}.csv', "
+                        "all_varchar = true)")
+        rows = con.execute("""
+            with tables as (
+                select
+                    (select string_agg(concat_ws('=', suffix_key, suffix_code, suffix_name,
+                                                 case when source = 'C1' then 'true' else 'false' end), ',')
+                     from usps_street_suffixes) as suffixes,
+                    (select string_agg(concat_ws('=', designator_key, designator_code, needs_number), ',')
+                     from usps_unit_designators) as designators,
+                    (select string_agg(concat_ws('=', directional_key, directional_code), ',')
+                     from usps_directionals) as directionals
+            )
+            select street_parse(line, suffixes, designators, directionals).street_address,
+                   street_parse(line, suffixes, designators, directionals).unit,
+                   city_case(city)
+            from (values ('1656 CONNALLY DRIVE SOUTHWEST, Aprt 4', 'CHICAGO'), (null, null)) as t(line, city)
+            cross join tables""").fetchall()
+        assert rows == [("1656 CONNALLY DR SW", "APT 4", "Chicago"), (None, None, None)]
     finally:
         con.close()

@@ -113,3 +113,20 @@ def test_hard_non_matches_colleagues_share_company_evidence(demo):
         assert (twin["first_name"], twin["last_name"], twin["company_id"]) == \
             (p["first_name"], p["last_name"], p["company_id"])
         assert twin["email"] != p["email"]
+
+
+def test_us_streets_take_the_forms_real_exports_hold(demo):
+    """No house number, grid and hyphenated numbers, post-directionals, Publication 28's C1
+    suffixes and C2 units: the forms `contacts-demo accuracy` then measures."""
+    _, truth, _ = demo
+    table = pq.read_table(truth / "records.parquet", columns=["true_street_address", "true_street_unit",
+                                                              "true_street_suffix"]).to_pylist()
+    us = [r for r in table if r["true_street_address"]]
+    lines = [r["true_street_address"] for r in us]
+    assert sum(not line[0].isdigit() and not line[1:2].isdigit() for line in lines) > 50      # OLIPHANT ST
+    assert sum(line[0] in "NSEW" and line[1:2].isdigit() for line in lines) > 50              # N6526 ...
+    assert sum("-" in line.split(" ")[0] for line in lines) > 20                              # 119-46 ...
+    assert sum(line.split(" ")[-1] in {"N", "S", "E", "W", "NE", "NW", "SE", "SW"} for line in lines) > 200
+    assert len({r["true_street_suffix"] for r in us}) > 100
+    units = {r["true_street_unit"].split(" ")[0] for r in us if r["true_street_unit"]}
+    assert {"STE", "FL", "RM", "#", "UNIT", "APT", "BSMT", "BLDG"} <= units

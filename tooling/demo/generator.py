@@ -100,6 +100,14 @@ class Office:
     unit_code: str
     unit_value: str
     switchboard: str          # E.164
+    # US street forms real exports hold (see _us_street_forms): the house number as written
+    # ("" = street_number, "-" = none, "N6526", "119-46"), a post-directional, and the
+    # codes whose spellings the main random sequence draws (kept so that adding forms did
+    # not change the rest of the demo data)
+    house_text: str = ""
+    post_directional: str = ""
+    suffix_draw_code: str = ""
+    unit_draw_code: str = ""
 
 
 @dataclass
@@ -295,12 +303,16 @@ class DemoGenerator:
                         else str(_int(r, 2, 60))
             else:
                 suffix_code = _pick(r, v.OTHER_STREET_SUFFIXES)
+        forms = _us_street_forms(r, suffix_code, directional, unit_code, unit_value) if country == "US" else {}
         if country in ("US", "CA"):
             switchboard = self._phone(country, "fixed_line_or_mobile", area)
         else:
             switchboard = self._phone(country, "fixed_line")
-        return Office(city, state_code, spellings, postal, _int(r, 1, 2500), core,
-                      suffix_code, directional, unit_code, unit_value, switchboard)
+        office = Office(city, state_code, spellings, postal, _int(r, 1, 2500), core,
+                        suffix_code, directional, unit_code, unit_value, switchboard)
+        for name, value in forms.items():
+            setattr(office, name, value)
+        return office
 
     # ------------------------------------------------------------- people ----
     def _title(self, seniority: str, department: str) -> tuple[str, str, str]:
@@ -577,7 +589,7 @@ class DemoGenerator:
             "job_title": title_value,
             "street": addr["street"],
             "street2": addr["street2"],
-            "city": _pick(r, v.CITY_SPELLINGS.get(office.city, [office.city])),
+            "city": _city_case_variant(r, _pick(r, v.CITY_SPELLINGS.get(office.city, [office.city]))),
             "state": state_value,
             "postal_code": postal_value,
             "country": country_value,
@@ -598,6 +610,8 @@ class DemoGenerator:
             "true_seniority": seniority,
             "true_department": department,
             "true_street_suffix": office.suffix_code if p.country == "US" else None,
+            "true_street_address": addr["true_street_address"],
+            "true_street_unit": addr["true_street_unit"],
             "true_street_directional": office.directional or None,
             "true_unit_designator": office.unit_code or None,
             "true_state_code": office.state_code or None,
@@ -671,18 +685,24 @@ def _group_nsn(nsn: str, country: str) -> list[str]:
     return [nsn]
 
 
+# the letters each country's codes use: Canada Post never uses D F I O Q U; a UK inward code
+# never C I K M O V; Dutch codes never end in SA, SD or SS
+CA_LETTERS = "ABCEGHJKLMNPRSTVWXYZ"
+GB_INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
+NL_LETTERS = "ABCDEFGHJKLMNPRTUVWXYZ"
+
+
 def _postal_code(r: random.Random, country: str, prefix: str) -> str:
-    letters = "ABCDEFGHJKLMNPRSTUVWXYZ"
     if country == "US":
         return prefix + f"{_int(r, 0, 99):02d}"
     if country == "CA":
-        return f"{prefix} {_int(r, 0, 9)}{_pick(r, letters)}{_int(r, 0, 9)}"
+        return f"{prefix} {_int(r, 0, 9)}{_pick(r, CA_LETTERS)}{_int(r, 0, 9)}"
     if country == "GB":
-        return f"{prefix} {_int(r, 1, 9)}{_pick(r, letters)}{_pick(r, letters)}"
+        return f"{prefix} {_int(r, 1, 9)}{_pick(r, GB_INWARD_LETTERS)}{_pick(r, GB_INWARD_LETTERS)}"
     if country in ("DE", "FR"):
         return prefix + f"{_int(r, 1, 999):03d}"
     if country == "NL":
-        return f"{prefix}{_int(r, 11, 99)} {_pick(r, letters)}{_pick(r, letters)}"
+        return f"{prefix}{_int(r, 11, 99)} {_pick(r, NL_LETTERS)}{_pick(r, NL_LETTERS)}"
     if country == "AU":
         return str(int(prefix) + _int(r, 0, 99))
     if country == "IN":
@@ -711,16 +731,96 @@ def _postal_variant(r: random.Random, country: str, code: str) -> str | None:
     return code
 
 
+def _side_rng(r: random.Random) -> random.Random:
+    """A generator seeded from r's state without drawing from r: new choices that leave the
+    main random sequence (and so the rest of the demo data) as it was."""
+    return random.Random(hash(r.getstate()[1]))
+
+
+def _us_street_forms(r: random.Random, suffix_code: str, directional: str, unit_code: str,
+                     unit_value: str) -> dict:
+    """The forms of a US office's street line real exports hold: no house number (3 %), grid
+    (N6526) and hyphenated (119-46) house numbers (2 % each), any suffix of Publication 28's
+    C1 table (half the offices), a post-directional (12 %; 454 W 700 S), and the C2 unit
+    designators beyond suite, floor and room (a third of the units)."""
+    sr = _side_rng(r)
+    forms = {"suffix_draw_code": suffix_code, "unit_draw_code": unit_code}
+    roll = sr.random()
+    if roll < 0.03:
+        forms["house_text"] = "-"
+    elif roll < 0.05:
+        forms["house_text"] = f"{_pick(sr, 'NSEW')}{_int(sr, 1000, 9999)}"
+    elif roll < 0.07:
+        forms["house_text"] = f"{_int(sr, 10, 250)}-{_int(sr, 1, 99):02d}"
+    if sr.random() < 0.5:
+        forms["suffix_code"] = _pick(sr, list(v.C1_SUFFIX_SPELLINGS))
+    if sr.random() < 0.12:
+        forms["post_directional"] = _pick(sr, list(v.US_POST_DIRECTIONALS))
+    if unit_code and sr.random() < 0.35:
+        code = _pick(sr, list(v.C2_UNIT_SPELLINGS))
+        forms["unit_code"] = code
+        forms["unit_value"] = "" if code in v.C2_WITHOUT_NUMBER else str(_int(sr, 1, 40))
+    return forms
+
+
+def _us_street_truth(o: Office) -> str:
+    """The office's street line in Publication 28 form, without its unit."""
+    house = {"": str(o.street_number), "-": ""}.get(o.house_text, o.house_text)
+    return " ".join(p for p in (house, o.directional, o.street_core.upper(), o.suffix_code, o.post_directional) if p)
+
+
+def _us_street(r: random.Random, o: Office) -> tuple[str, str]:
+    """(street line, unit) as an export writes them; draws from r exactly what the demo drew
+    before the forms of _us_street_forms existed, the rest from a side generator."""
+    sr = _side_rng(r)
+    direction = (_pick(r, v.US_DIRECTIONALS[o.directional]) + " ") if o.directional else ""
+    suffix = _pick(r, v.US_STREET_SUFFIXES[o.suffix_draw_code or o.suffix_code])
+    if o.suffix_code != (o.suffix_draw_code or o.suffix_code):
+        suffix = _pick(sr, v.C1_SUFFIX_SPELLINGS[o.suffix_code])
+        suffix = {0: suffix, 1: suffix.title(), 2: suffix.title() + "."}[_int(sr, 0, 2)]
+    house = {"": f"{o.street_number} ", "-": ""}.get(o.house_text, o.house_text + " ")
+    post = (" " + _pick(sr, v.US_POST_DIRECTIONALS[o.post_directional])) if o.post_directional else ""
+    street = f"{house}{direction}{o.street_core} {suffix}{post}"
+    unit = ""
+    if o.unit_code:
+        designator = _pick(r, v.US_UNIT_DESIGNATORS[o.unit_draw_code or o.unit_code])
+        if o.unit_code != (o.unit_draw_code or o.unit_code):
+            designator = _pick(sr, v.C2_UNIT_SPELLINGS[o.unit_code])
+        if not o.unit_value:
+            unit = designator
+        elif designator.endswith("#"):
+            unit = f"{designator}{o.unit_value}"
+        elif o.unit_code == "FL" and sr.random() < 0.3:
+            unit = f"{_ordinal(int(o.unit_value))} {designator}"   # "2nd Floor"
+        else:
+            unit = f"{designator} {o.unit_value}"
+    return street, unit
+
+
+def _us_unit_truth(o: Office, unit: str) -> str | None:
+    """The unit in Publication 28 form: an export's "Unit" is UNIT, its "#" and "No." are #."""
+    if not o.unit_code:
+        return None
+    code = o.unit_code
+    if code == "#" and unit.upper().startswith("UNIT"):
+        code = "UNIT"
+    return f"{code} {o.unit_value}" if o.unit_value else code
+
+
+def _city_case_variant(r: random.Random, city: str) -> str:
+    """A city as exports write it: mostly as named, sometimes all upper (10 %) or lower (4 %) case."""
+    roll = _side_rng(r).random()
+    return city.upper() if roll < 0.10 else city.lower() if roll < 0.14 else city
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
 def _address_variant(r: random.Random, country: str, o: Office) -> dict:
     unit = ""
     if country == "US":
-        direction = (_pick(r, v.US_DIRECTIONALS[o.directional]) + " ") if o.directional else ""
-        suffix = _pick(r, v.US_STREET_SUFFIXES[o.suffix_code])
-        street = f"{o.street_number} {direction}{o.street_core} {suffix}"
-        if o.unit_code:
-            designator = _pick(r, v.US_UNIT_DESIGNATORS[o.unit_code])
-            unit = f"{designator} {o.unit_value}" if not designator.endswith("#") else \
-                f"{designator}{o.unit_value}"
+        street, unit = _us_street(r, o)
     elif country == "DE":
         core = o.street_core
         if core.endswith("straße"):
@@ -740,8 +840,12 @@ def _address_variant(r: random.Random, country: str, o: Office) -> dict:
             street = street.replace("Street", "St").replace("Road", "Rd").replace("Avenue", "Ave")
         if r.random() < 0.2:
             unit = f"Level {_int(r, 1, 30)}" if country == "AU" else f"Floor {_int(r, 1, 30)}"
+    truth = {"true_street_address": _us_street_truth(o), "true_street_unit": _us_unit_truth(o, unit)} \
+        if country == "US" else {"true_street_address": None, "true_street_unit": None}
     if r.random() < 0.07:
         street = street.upper()
+    elif country == "US" and _side_rng(r).random() < 0.03:
+        street = street.lower()   # "oliphant street"
     street2 = None
     if unit:
         if r.random() < 0.35:
@@ -750,7 +854,7 @@ def _address_variant(r: random.Random, country: str, o: Office) -> dict:
             street2 = unit
     if r.random() < 0.04:
         street = None
-    return {"street": street, "street2": street2}
+    return {"street": street, "street2": street2, **truth}
 
 
 def _typo(r: random.Random, word: str) -> str:

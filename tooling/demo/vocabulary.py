@@ -7,6 +7,9 @@ generator's counters keep people, phones and emails unique.
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 # ---------------------------------------------------------------- people ----
 
 # canonical first name -> nicknames that real CRMs hold instead
@@ -236,6 +239,37 @@ US_STREET_SUFFIXES: dict[str, list[str]] = {
     "TER": ["Terrace", "Ter", "Terr", "TER"],
 }
 OTHER_STREET_SUFFIXES = ["Street", "Road", "Avenue", "Lane", "Drive"]
+
+# Publication 28 Appendix C1 in full, from the seed (its current-edition rows): standard
+# abbreviation -> every spelling the table lists, so the demo holds each of them
+def _c1_spellings() -> dict[str, list[str]]:
+    table: dict[str, list[str]] = {}
+    seed = Path(__file__).resolve().parents[2] / "seeds" / "usps_street_suffixes.csv"
+    with seed.open(newline="") as f:
+        for row in csv.DictReader(f):
+            if row["source"] == "C1":
+                table.setdefault(row["suffix_code"], []).append(row["suffix_key"])
+    return table
+
+
+C1_SUFFIX_SPELLINGS = _c1_spellings()
+
+# Appendix C2's secondary unit designators, with spellings exports use beside the standard's
+C2_UNIT_SPELLINGS: dict[str, list[str]] = {
+    "APT": ["Apartment", "Apt", "APT", "Ap", "Aprt", "Aptmnt"], "BLDG": ["Building", "Bldg", "BLDG"],
+    "DEPT": ["Department", "Dept"], "UNIT": ["Unit", "UNIT", "U"], "LOT": ["Lot"], "SPC": ["Space", "Spc"],
+    "HNGR": ["Hangar", "Hngr"], "PIER": ["Pier"], "SLIP": ["Slip"], "STOP": ["Stop"], "TRLR": ["Trailer", "Trlr"],
+    "KEY": ["Key"], "BSMT": ["Basement", "Bsmt", "bsmt"], "FRNT": ["Front", "Frnt"], "LBBY": ["Lobby", "Lbby"],
+    "LOWR": ["Lower", "Lowr"], "OFC": ["Office", "Ofc"], "PH": ["Penthouse", "PH"], "REAR": ["Rear"],
+    "SIDE": ["Side"], "UPPR": ["Upper", "Uppr"],
+}
+C2_WITHOUT_NUMBER = {"BSMT", "FRNT", "LBBY", "LOWR", "OFC", "PH", "REAR", "SIDE", "UPPR"}
+
+US_POST_DIRECTIONALS: dict[str, list[str]] = {
+    "N": ["North", "N"], "S": ["South", "S", "S."], "E": ["East", "E"], "W": ["West", "W"],
+    "NE": ["Northeast", "NE"], "NW": ["Northwest", "NW", "N.W."], "SE": ["Southeast", "SE"],
+    "SW": ["Southwest", "SW", "S.W."],
+}
 
 US_DIRECTIONALS: dict[str, list[str]] = {
     "N": ["North", "N", "N."], "S": ["South", "S", "S."],
