@@ -9,9 +9,14 @@ Publication 28 form from three tables the caller passes in (the seeds
 `usps_street_suffixes`, `usps_unit_designators` and `usps_directionals`), so an analyst
 who adds a spelling to a seed changes the output without touching Python.
 
-`parse_street_line(line, tables)` returns a StreetLine; a line that cannot be read as a
-street address (words the model places outside an address, no street name, labels out of
-order) comes back with `issue` set and no rendering, for the model to flag.
+Around the model: a unit in a part of its own or closing the line is set apart first;
+Publication 28's rules correct the model where it stumbles (of two suffix words the second
+is the suffix; a directional before a lone suffix word is the name; an ordinal it takes for
+a house number is the name; a type before a one-word name); a line the model places outside
+an address is read by Publication 28's order with the seeds.
+
+`parse_street_line(line, tables)` returns a StreetLine; a line neither reading takes as a
+street address comes back with `issue` set and no rendering, for the model to flag.
 """
 
 from __future__ import annotations
@@ -101,6 +106,15 @@ def segments(line: str | None) -> list[list[str]]:
 
 
 def parse_street_line(line: str | None, tables: Tables) -> StreetLine:
+    """The line in Publication 28 form; a line the parser fails on comes back flagged
+    (`parser_error`), never an exception that would stop the night."""
+    try:
+        return _parse(line, tables)
+    except Exception:  # noqa: BLE001 - a client's odd line is a quality problem, not a crash
+        return StreetLine(issue="parser_error")
+
+
+def _parse(line: str | None, tables: Tables) -> StreetLine:
     parts = segments(line)
     if not parts:
         return StreetLine(issue="empty")
@@ -197,9 +211,6 @@ def _label_type_before_name(words: list[str], parts: list[list[str]], tables: Ta
     return None
 
 
-ORDINAL_NAME = re.compile(r"^[0-9]+(ST|ND|RD|TH)$")
-
-
 def _label_with_usaddress(words: list[str], parts: list[list[str]], tables: Tables) \
         -> tuple[dict[str, list[str]], list[str]] | None:
     """usaddress's labels, grouped; None when it places words outside a street address or
@@ -246,7 +257,7 @@ def _label_with_usaddress(words: list[str], parts: list[list[str]], tables: Tabl
     name = street.get("StreetName", [])
     # an ordinal read as a house number is the street's name ("3RD ALLEE", "1ST FORD")
     number = street.get("AddressNumber", [])
-    if len(number) == 1 and ORDINAL_NAME.match(number[0]) and len(name) <= 1:
+    if len(number) == 1 and ORDINAL.match(number[0]) and len(name) <= 1:
         street["StreetName"] = name = number + name
         del street["AddressNumber"]
     # a directional before a lone suffix word is the street's name ("8430 WEST WAYS")

@@ -18,6 +18,10 @@ provider emulator answering) on fresh demo data for each size in `nightly_scales
 records lands. Per step: seconds and peak memory of the run's process tree (sampled by
 the run itself, see monitoring.nightly_steps) and provider calls.
 
+The address sets (tooling/addresses: Publication 28's tables, Faker, the held-back clerk
+set) are built through the cleaned layer and scored field by field, as `contacts-demo
+addresses` does.
+
 A third table pushes 100,000 person requests of the built warehouse through the
 provider emulator (run in the bench process, on the same cores), once with no latency
 and once with 50 ms per call; the ceiling is concurrency x batch size / latency.
@@ -41,6 +45,9 @@ from batch.console import render_table
 from batch.dbt import dbt_command
 from ingestion.settings import REPO_ROOT
 from tooling.accuracy import measure, measure_duplicates, render, render_duplicates
+from tooling.addresses.evaluate import SETS as ADDRESS_SETS
+from tooling.addresses.evaluate import evaluate as evaluate_addresses
+from tooling.addresses.evaluate import render as render_addresses
 from tooling.emulator import COMPANY, DEFAULT_KEYS, PERSON, Emulator, EmulatorConfig, Faults
 from tooling.linkage.evaluate import SetResult, evaluate, render_results
 from tooling.linkage.sets import labelled_sets
@@ -213,6 +220,7 @@ def run_bench(contacts: int, seed: int, workdir: Path | None = None,
     enrich_rows: list[list[object]] = []
     nightly_rows: list[list[object]] = []
     linkage_results: list[SetResult] = []
+    address_results = []
     try:
         landing, truth = root / "landing", root / "truth"
         shutil.rmtree(landing, ignore_errors=True)
@@ -305,6 +313,8 @@ def run_bench(contacts: int, seed: int, workdir: Path | None = None,
             shutil.rmtree(root / f"nightly_{scale}", ignore_errors=True)
         if linkage:
             linkage_results = evaluate(labelled_sets(), root / "linkage")
+        address_results = evaluate_addresses({name: make() for name, (_, make) in ADDRESS_SETS.items()},
+                                             root / "address_sets", show_failures=0)
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -334,4 +344,6 @@ def run_bench(contacts: int, seed: int, workdir: Path | None = None,
     if linkage_results:
         print("\nDeduplication on labelled sets (contacts-demo linkage): pairwise scores, beside Splink 5\n")
         print(render_results(linkage_results))
+    print("\nPostal addresses on the address sets (contacts-demo addresses)\n")
+    print(render_addresses(address_results))
     return 0

@@ -19,6 +19,9 @@ from batch.runner import run_nightly
 from ingestion.landing import discover_files
 from ingestion.settings import Settings
 from tooling.accuracy import duplicates_meet_targets, measure, measure_duplicates, render, render_duplicates
+from tooling.addresses.evaluate import evaluate_named as evaluate_addresses
+from tooling.addresses.evaluate import meets_targets as addresses_meet_targets
+from tooling.addresses.evaluate import render as render_addresses
 from tooling.bench import run_bench
 from tooling.demo.generator import generate
 from tooling.emulator import COMPANY, DEFAULT_KEYS, PERSON, Emulator, EmulatorConfig, Faults
@@ -113,20 +116,14 @@ def cmd_linkage(args: argparse.Namespace, settings: Settings) -> int:  # noqa: A
 
 
 def cmd_addresses(args: argparse.Namespace, settings: Settings) -> int:  # noqa: ARG001 - each set has its own
-    from tooling.addresses.evaluate import SETS, meets_targets
-    from tooling.addresses.evaluate import evaluate as evaluate_addresses
-    from tooling.addresses.evaluate import render as render_addresses
-
-    names = args.sets.split(",") if args.sets else list(SETS)
-    unknown = set(names) - set(SETS)
-    if unknown:
-        print(f"unknown set(s) {sorted(unknown)}; known: {list(SETS)}", file=sys.stderr)
+    try:
+        results = evaluate_addresses(args.sets, args.workdir, args.show_failures)
+    except ValueError as error:
+        print(error, file=sys.stderr)
         return 2
-    with scratch_folder(args.workdir) as workdir:
-        results = evaluate_addresses({name: SETS[name][1]() for name in names}, workdir, args.show_failures)
     print("Postal addresses on the address sets: records whose cleaned value is right\n")
     print(render_addresses(results))
-    return 0 if meets_targets(results) else 1
+    return 0 if addresses_meet_targets(results) else 1
 
 
 def build_parser() -> argparse.ArgumentParser:

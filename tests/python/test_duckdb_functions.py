@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import duckdb
 import pytest
 
@@ -194,3 +196,16 @@ def test_street_parse_registered_on_duckdb_reads_the_seed_tables():
         assert rows == [("1656 CONNALLY DR SW", "APT 4", "Chicago"), (None, None, None)]
     finally:
         con.close()
+
+
+def test_no_line_stops_the_parser():
+    """Whatever a client's file holds, the parser answers: a part or a flag, never an exception."""
+    r = random.Random(18)
+    alphabet = "0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZabcxyz#.,;:-/'\"()&\n\té€ß中"
+    words = ["ST", "APT", "#", "N", "NORTH", "HWY", "PO", "BOX", "UNIT", "FL", "2ND", "-", ",", "1/2", "C/O"]
+    lines = ["".join(r.choice(alphabet) for _ in range(r.randint(0, 80))) for _ in range(1500)]
+    lines += [" ".join(r.choice(words) for _ in range(r.randint(1, 9))) for _ in range(1500)]
+    for line in lines:
+        parsed = parse_street_line(line, SEEDS)
+        assert parsed.issue is not None or parsed.street_address, line
+        assert parsed.issue != "parser_error", line

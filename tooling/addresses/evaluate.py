@@ -34,7 +34,7 @@ from batch.dbt import dbt_command
 from tooling.addresses.clerk import clerk_cases
 from tooling.addresses.faker_set import faker_cases
 from tooling.addresses.pub28 import AddressCase, Pub28Corpus
-from tooling.linkage.evaluate import _run
+from tooling.linkage.evaluate import _run, scratch_folder
 from tooling.linkage.files import write_csv
 
 SETS = {
@@ -126,6 +126,16 @@ def evaluate(sets: dict[str, list[AddressCase]], workdir: Path, show_failures: i
     truths = {name: write_set(name, cases, root) for name, cases in sets.items()}
     warehouse = build(root)
     return [score(name, warehouse, truth, show_failures) for name, truth in truths.items()]
+
+
+def evaluate_named(names: str, workdir: str | None, show_failures: int = 10) -> list[SetAccuracy]:
+    """The sets named (comma-separated; all when empty) built in workdir, or a scratch folder removed after."""
+    chosen = names.split(",") if names else list(SETS)
+    unknown = set(chosen) - set(SETS)
+    if unknown:
+        raise ValueError(f"unknown set(s) {sorted(unknown)}; known: {list(SETS)}")
+    with scratch_folder(workdir) as folder:
+        return evaluate({name: SETS[name][1]() for name in chosen}, folder, show_failures)
 
 
 def render(results: list[SetAccuracy]) -> str:
