@@ -44,7 +44,7 @@ DOT_BEFORE_DIGIT = re.compile(r"[.](?=[0-9])")
 
 @dataclass(frozen=True)
 class Tables:
-    """The seeds, as passed by the model: key -> (code, full name) and key -> code."""
+    """The three seeds as lookups from an upper-case spelling."""
 
     suffixes: dict[str, tuple[str, str, bool]]   # spelling -> (standard abbreviation, primary name, is C1 now)
     designators: dict[str, tuple[str, bool]]     # spelling -> (standard abbreviation, needs a number)

@@ -16,6 +16,7 @@ an ordinal floor is its number (`2ND FLOOR` -> `FL 2`).
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 
@@ -285,6 +286,7 @@ PRE_TYPES = {"HIGHWAY": ["HIGHWAY", "HWY"], "COUNTY ROAD": ["COUNTY ROAD", "COUN
              "STATE HIGHWAY": ["STATE HIGHWAY", "STATE HWY"], "AVENUE": ["AVENUE", "AVE"]}
 
 
+@functools.cache
 def c1_spellings() -> dict[str, str]:
     """Every spelling in C1 -> its standard abbreviation."""
     table = {}
