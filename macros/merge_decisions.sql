@@ -8,16 +8,12 @@
 -#}
 
 {% macro merge_decisions_table() -%}
-    {{ return(api.Relation.create(database=target.database, schema='review',
+    {{ return(api.Relation.create(database=target.get('database'), schema='review',
                                   identifier='merge_decisions', type='table')) }}
 {%- endmacro %}
 
 {#- on-run-start: the table exists before any model reads it -#}
 {% macro create_merge_decisions_table() %}
-    {{ return(adapter.dispatch('create_merge_decisions_table', 'contact_enrichment')()) }}
-{% endmacro %}
-
-{% macro default__create_merge_decisions_table() %}
     {%- set decisions = merge_decisions_table() %}
     {%- if execute %}{% do adapter.create_schema(decisions) %}{% endif %}
     create table if not exists {{ decisions }} (
@@ -27,16 +23,7 @@
         decided_at {{ dbt.type_timestamp() }},
         decided_by {{ dbt.type_string() }},
         note {{ dbt.type_string() }}
-    )
-{% endmacro %}
-
-{% macro spark__create_merge_decisions_table() %}
-    {%- set decisions = merge_decisions_table() %}
-    {%- if execute %}{% do adapter.create_schema(decisions) %}{% endif %}
-    create table if not exists {{ decisions }} (
-        source_record_key_a string, source_record_key_b string, decision string, decided_at timestamp,
-        decided_by string, note string
-    ) using parquet
+    ) {{ table_format_clause() }}
 {% endmacro %}
 
 {#-

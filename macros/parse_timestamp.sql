@@ -30,7 +30,8 @@
             "yyyy-MM-dd'T'HH:mm:ss.SSSSSSZ", "yyyy-MM-dd'T'HH:mm:ssZ",
             'yyyy-MM-dd', 'M/d/yyyy', 'dd.MM.yyyy'
         ] %}
-        try_to_timestamp(trim({{ column }}), '{{ fmt }}'){{ "," if not loop.last }}
+        {#- a quote inside a Spark string literal is escaped with a backslash #}
+        try_to_timestamp(trim({{ column }}), '{{ fmt | replace("'", "\\'") }}'){{ "," if not loop.last }}
         {%- endfor %}
     )
 {% endmacro %}

@@ -7,16 +7,12 @@
 -#}
 
 {% macro dbt_results_relation() -%}
-    {{ return(api.Relation.create(database=target.database, schema='monitoring',
+    {{ return(api.Relation.create(database=target.get('database'), schema='monitoring',
                                   identifier='dbt_results', type='table')) }}
 {%- endmacro %}
 
 {#- on-run-start: the audit table exists before the first result is recorded -#}
 {% macro create_dbt_results_table() %}
-    {{ return(adapter.dispatch('create_dbt_results_table', 'contact_enrichment')()) }}
-{% endmacro %}
-
-{% macro default__create_dbt_results_table() %}
     {%- set audit = dbt_results_relation() %}
     {%- if execute %}{% do adapter.create_schema(audit) %}{% endif %}
     create table if not exists {{ audit }} (
@@ -34,18 +30,7 @@
         message {{ dbt.type_string() }},
         stored_failures_relation {{ dbt.type_string() }},
         recorded_at {{ dbt.type_timestamp() }}
-    )
-{% endmacro %}
-
-{% macro spark__create_dbt_results_table() %}
-    {%- set audit = dbt_results_relation() %}
-    {%- if execute %}{% do adapter.create_schema(audit) %}{% endif %}
-    create table if not exists {{ audit }} (
-        invocation_id string, invocation_started_at timestamp, nightly_run_id string,
-        nightly_step string, unique_id string, resource_type string, node_name string,
-        status string, execution_seconds double, failures int, rows_affected int,
-        message string, stored_failures_relation string, recorded_at timestamp
-    ) using delta
+    ) {{ table_format_clause() }}
 {% endmacro %}
 
 {#- a SQL string literal of `value` (none: null), at most `length` characters -#}

@@ -1,4 +1,4 @@
-{{ config(post_hook="{{ close_spells_of_retired_contacts() }}") }}
+{{ config(post_hook="{{ record_exits_of_retired_contacts() }}") }}
 
 -- Public model: one row per live contact, the golden record extended with what the
 -- enrichment providers supplied. For each enrichable field (the enrichment_field_policy

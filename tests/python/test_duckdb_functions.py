@@ -209,3 +209,24 @@ def test_no_line_stops_the_parser():
         parsed = parse_street_line(line, SEEDS)
         assert parsed.issue is not None or parsed.street_address, line
         assert parsed.issue != "parser_error", line
+
+
+def test_the_spark_target_reads_the_same_settings_dbt_does(monkeypatch):
+    """The Spark session is started before dbt (batch/spark_functions.py) with the profile's
+    own settings, env_var rendered, so dbt-spark's session is the one with the functions."""
+    from batch.duckdb_functions import FUNCTIONS
+    from batch.spark_functions import profile_parameters
+
+    monkeypatch.setenv("CONTACTS_SPARK_DIR", "/srv/contacts/spark")
+    parameters = profile_parameters()
+    assert parameters["spark.master"] == "local[2]"
+    assert parameters["spark.sql.warehouse.dir"] == "/srv/contacts/spark/warehouse"
+    assert "databaseName=/srv/contacts/spark/metastore;" in parameters["spark.hadoop.javax.jdo.option.ConnectionURL"]
+    monkeypatch.delenv("CONTACTS_SPARK_DIR")
+    assert profile_parameters()["spark.sql.warehouse.dir"] == "data/spark/warehouse"
+    # every function the models call has a Spark type: a struct's fields as DuckDB's
+    for name, _, _, duckdb_type, spark_type in FUNCTIONS:
+        assert spark_type.startswith("struct<") == duckdb_type.startswith("STRUCT("), name
+        if duckdb_type.startswith("STRUCT("):
+            fields = [part.split()[0] for part in duckdb_type[7:-1].split(", ")]
+            assert [part.split(":")[0] for part in spark_type[7:-1].split(", ")] == fields, name

@@ -95,8 +95,8 @@ def final_tables(root: Path) -> dict[str, object]:
                     "from enriched.dim_contacts inner join person using (contact_id) order by all",
         "memberships": f"with {PERSON_KEY} select segment_name, person_key from exports.segment_memberships "
                        "inner join person using (contact_id) order by all",
-        "open spells": "select segment_name, count(*) from segments.segment_membership_log "
-                       "where left_at is null group by all order by all",
+        "open spells": "select segment_name, count(*) from exports.segment_membership_history "
+                       "where is_current group by all order by all",
     }.items():
         snapshot[name] = rows(root, sql)
     exports = root / "exports"

@@ -211,6 +211,35 @@ def test_membership_history_and_export_adds_and_removes_follow_the_segment_rules
     assert not (ws.export_dir / "needs_manual_review" / "adds.csv").read_text().strip().count("\n")
 
 
+def test_membership_events_are_only_appended_and_an_earlier_log_is_migrated(ws: Settings) -> None:
+    """The membership history is events that builds only append (no update: Parquet on
+    Spark, segments built side by side); a warehouse of the earlier version, whose spells
+    were updated in place in segments.segment_membership_log, keeps its whole history."""
+    events_sql = "select * from segments.segment_membership_events order by all"
+    history_sql = "select * from exports.segment_membership_history order by all"
+    events_before = query(ws, events_sql)
+    assert run_dbt(ws, ["build", "--select", "dim_contacts+",
+                        "--vars", json.dumps({"dim_contacts_review_completeness": 0.7})]) == 0
+    events_after = query(ws, events_sql)
+    assert len(events_after) > len(events_before)
+    assert not set(events_before) - set(events_after)  # nothing written before was changed
+    history = query(ws, history_sql)
+
+    # the earlier version's table: one row per spell, left_at set in place when it ended
+    con = duckdb.connect(str(ws.warehouse))
+    try:
+        con.execute("create table segments.segment_membership_log as select segment_name, contact_id, entered_at, "
+                    "entered_invocation_id, left_at, left_invocation_id, left_reason "
+                    "from exports.segment_membership_history")
+        con.execute("drop table segments.segment_membership_events")
+    finally:
+        con.close()
+    assert run_dbt(ws, ["build", "--select", "segment_membership_history"]) == 0
+    assert query(ws, history_sql) == history
+    assert query(ws, "select count(*) from information_schema.tables "
+                     "where table_schema = 'segments' and table_name = 'segment_membership_log'") == [(0,)]
+
+
 # ------------------------------------------------------- a new segment ----
 
 def test_a_new_segment_file_is_picked_up_and_a_segment_without_owner_fails(ws: Settings, tmp_path: Path) -> None:

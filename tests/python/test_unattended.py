@@ -552,9 +552,8 @@ def test_the_export_reads_a_segment_as_it_was_last_built(first_night, tmp_path):
                                         "where segment_name = 'region_europe' order by contact_id limit 5")]
     con = duckdb.connect(str(root / PATHS["CONTACTS_WAREHOUSE"]))
     try:  # what the segment's post-hook does when a rebuilt segment no longer holds them
-        con.execute("update segments.segment_membership_log set left_at = current_timestamp, "
-                    "left_reason = 'left the segment' where segment_name = 'region_europe' and left_at is null "
-                    f"and contact_id in ({', '.join(repr(c) for c in leaving)})")
+        con.execute("insert into segments.segment_membership_events select 'region_europe', contact_id, 'left', "
+                    "current_timestamp, 'test', 'left the segment' from (select unnest(?) as contact_id)", [leaving])
     finally:
         con.close()
     exported = subprocess.run([sys.executable, "-m", "batch", "export"], cwd=REPO_ROOT, env=environment(root),

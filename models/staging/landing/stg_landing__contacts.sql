@@ -10,7 +10,7 @@ renamed as (
 
     select
         -- ids
-        concat_ws('-', _file_load_id, cast(_source_row_number as varchar)) as contact_record_id,
+        concat_ws('-', _file_load_id, cast(_source_row_number as {{ dbt.type_string() }})) as contact_record_id,
         _file_load_id as file_load_id,
         source_system,
         source_record_id,
