@@ -1,6 +1,8 @@
 """The one dlt pipeline helper both sources load through (landing files, provider answers).
 
-Every pipeline writes into the settings' DuckDB warehouse, keeps its working folder beside
+Every pipeline writes into the settings' DuckDB warehouse (or, with CONTACTS_RAW_DESTINATION
+=filesystem, Parquet files under CONTACTS_RAW_DIR, one folder per table, which Spark reads:
+`raw_tables` reads either), keeps its working folder beside
 it (Settings.pipelines_dir: one per warehouse) and adds dlt's `_dlt_load_id` to arrow
 tables too, so every raw row leads back to its load. A run killed between extract and load
 leaves a package on disk: `finish_interrupted` loads it before anything new is extracted,
@@ -11,8 +13,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import dlt
+import duckdb
 
 from ingestion.settings import Settings
 
@@ -24,9 +29,44 @@ def warehouse_pipeline(settings: Settings, pipeline_name: str, dataset_name: str
     # arrow tables get dlt's _dlt_load_id column too (lineage from every raw row to its load)
     os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    return dlt.pipeline(pipeline_name=pipeline_name,
-                        destination=dlt.destinations.duckdb(credentials=str(settings.warehouse)),
+    if settings.raw_destination == "filesystem":
+        settings.raw_dir.mkdir(parents=True, exist_ok=True)
+        destination = dlt.destinations.filesystem(bucket_url=settings.raw_dir.as_uri())
+    else:
+        destination = dlt.destinations.duckdb(credentials=str(settings.warehouse))
+    return dlt.pipeline(pipeline_name=pipeline_name, destination=destination,
                         dataset_name=dataset_name, pipelines_dir=str(settings.pipelines_dir))
+
+
+def loader_file_format(settings: Settings) -> str | None:
+    """The file format dlt writes: Parquet for the filesystem destination, dlt's choice otherwise."""
+    return "parquet" if settings.raw_destination == "filesystem" else None
+
+
+@contextmanager
+def raw_tables(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection | None]:
+    """A read-only DuckDB connection holding the raw tables as `dataset.table`, wherever dlt
+    wrote them: the warehouse file, or views over the filesystem destination's Parquet
+    folders. None before the first load."""
+    if settings.raw_destination == "filesystem":
+        folders = [folder for folder in sorted(settings.raw_dir.glob("*/*"))
+                   if folder.is_dir() and any(folder.glob("*.parquet"))]
+        con = duckdb.connect()
+        for folder in folders:
+            dataset, table = folder.parent.name, folder.name
+            con.execute(f'create schema if not exists "{dataset}"')
+            files = str(folder / "*.parquet").replace("'", "''")
+            con.execute(f"create view \"{dataset}\".\"{table}\" as "
+                        f"select * from read_parquet('{files}', union_by_name = true)")
+    elif settings.warehouse.exists():
+        con = duckdb.connect(str(settings.warehouse), read_only=True)
+    else:
+        yield None
+        return
+    try:
+        yield con
+    finally:
+        con.close()
 
 
 def finish_interrupted(pipeline: dlt.Pipeline) -> int:

@@ -8,6 +8,10 @@
 | GROUND_TRUTH_DIR     | data/ground_truth            | demo generator's truth (never loaded)   |
 | HEADER_ALIASES       | ingestion/header_aliases.yml | header alias map analysts can extend    |
 | REPORT_DIR           | data/reports                 | the nightly run report (HTML)           |
+| CONTACTS_RAW_DESTINATION | duckdb                   | where dlt writes the raw tables: the    |
+|                      |                              | warehouse (duckdb) or Parquet files     |
+|                      |                              | (filesystem), which Spark reads         |
+| CONTACTS_RAW_DIR     | data/raw                     | the filesystem destination's folder     |
 
 Relative paths are resolved against the repository root, so commands behave
 the same from any working directory.
@@ -29,7 +33,9 @@ DEFAULTS = {
     "GROUND_TRUTH_DIR": "data/ground_truth",
     "HEADER_ALIASES": "ingestion/header_aliases.yml",
     "REPORT_DIR": "data/reports",
+    "CONTACTS_RAW_DIR": "data/raw",
 }
+RAW_DESTINATIONS = ("duckdb", "filesystem")
 
 
 def _path(name: str) -> Path:
@@ -45,6 +51,10 @@ class Settings:
     ground_truth_dir: Path
     header_aliases: Path
     report_dir: Path = REPO_ROOT / DEFAULTS["REPORT_DIR"]
+    # dlt's destination of the raw tables: the warehouse itself, or Parquet files under
+    # raw_dir (one folder per table: what Spark registers, see docs/spark.md)
+    raw_destination: str = "duckdb"
+    raw_dir: Path = REPO_ROOT / DEFAULTS["CONTACTS_RAW_DIR"]
 
     @property
     def pipelines_dir(self) -> Path:
@@ -100,6 +110,13 @@ def table_exists(con, schema: str, table: str) -> bool:  # noqa: ANN001 - a Duck
                        [schema, table]).fetchone()[0] > 0
 
 
+def _raw_destination() -> str:
+    value = (os.environ.get("CONTACTS_RAW_DESTINATION") or "duckdb").strip().lower()
+    if value not in RAW_DESTINATIONS:
+        raise ValueError(f"CONTACTS_RAW_DESTINATION must be one of {', '.join(RAW_DESTINATIONS)}, not {value!r}")
+    return value
+
+
 def load_settings() -> Settings:
     return Settings(
         warehouse=_path("CONTACTS_WAREHOUSE"),
@@ -108,4 +125,6 @@ def load_settings() -> Settings:
         ground_truth_dir=_path("GROUND_TRUTH_DIR"),
         header_aliases=_path("HEADER_ALIASES"),
         report_dir=_path("REPORT_DIR"),
+        raw_destination=_raw_destination(),
+        raw_dir=_path("CONTACTS_RAW_DIR"),
     )

@@ -39,6 +39,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from ingestion.pipelines import raw_tables
 from ingestion.settings import REPO_ROOT, Settings, table_exists
 
 SUPPRESSION_SOURCE = "suppression"
@@ -126,14 +127,10 @@ def known_hashes(settings: Settings) -> set[str]:
     if SEED_FILE.exists():  # plain sha256 that analysts enter
         with SEED_FILE.open(newline="", encoding="utf-8") as handle:
             hashes |= {row["email_sha256"].strip().lower() for row in csv.DictReader(handle) if row["email_sha256"]}
-    if settings.warehouse.exists():
-        con = duckdb.connect(str(settings.warehouse), read_only=True)
-        try:
-            if table_exists(con, "raw_landing", RAW_TABLE):
-                hashes |= {r[0] for r in con.execute(f"select distinct email_sha256 from raw_landing.{RAW_TABLE}")
-                           .fetchall()}
-        finally:
-            con.close()
+    with raw_tables(settings) as con:
+        if con is not None and table_exists(con, "raw_landing", RAW_TABLE):
+            hashes |= {r[0] for r in con.execute(f"select distinct email_sha256 from raw_landing.{RAW_TABLE}")
+                       .fetchall()}
     return hashes
 
 

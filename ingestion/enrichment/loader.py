@@ -54,7 +54,7 @@ from ingestion.enrichment.http import CallExpired, DeadlineSession, InFlight
 from ingestion.enrichment.ledger import CreditLedger, OpenCall, utc_day
 from ingestion.enrichment.providers import FIELDS, ItemAnswer, ProviderConfig, Request, RunLimits
 from ingestion.faults import checkpoint
-from ingestion.pipelines import finish_interrupted, warehouse_pipeline
+from ingestion.pipelines import finish_interrupted, loader_file_format, warehouse_pipeline
 from ingestion.settings import Settings, table_exists
 
 log = logging.getLogger(__name__)
@@ -171,9 +171,10 @@ def make_pipeline(settings: Settings) -> dlt.Pipeline:
 class ResponseWriter:
     """Buffers response rows from worker threads; the main thread extracts them to dlt."""
 
-    def __init__(self, pipeline: dlt.Pipeline | None, flush_seconds: float) -> None:
+    def __init__(self, pipeline: dlt.Pipeline | None, flush_seconds: float, file_format: str | None = None) -> None:
         self.pipeline = pipeline
         self.flush_seconds = flush_seconds
+        self.file_format = file_format
         self.rows: list[dict] = []
         self._lock = threading.Lock()
         self._last_flush = time.monotonic()
@@ -196,7 +197,7 @@ class ResponseWriter:
         for row in rows:
             row["_loaded_at"] = loaded_at
         # extracted = on disk in a load package: a kill after this point loses nothing
-        self.pipeline.extract(provider_responses(rows))
+        self.pipeline.extract(provider_responses(rows), loader_file_format=self.file_format)
         self.pipeline.normalize()
         checkpoint("enrich")  # fault injection for the recovery tests; see ingestion/faults.py
 
@@ -784,7 +785,7 @@ def run_enrichment(settings: Settings, *, dry_run: bool = False, only: list[str]
                                 int(calls), int(credits)])
         return result
 
-    writer = ResponseWriter(pipeline, limits.flush_seconds)
+    writer = ResponseWriter(pipeline, limits.flush_seconds, loader_file_format(settings))
     # calls a crash cut off: spent at their worst case, their requests on record as such
     writer.add(_cut_off_rows(ledger.close_open_calls(), requests_, run_id))
     budget = Budget(limits.max_credits, limits.max_calls, spent=ledger.spent_before)

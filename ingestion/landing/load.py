@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import dlt
-import duckdb
 
 from ingestion.faults import checkpoint
 from ingestion.landing import CONTACTS_TABLE, FILE_LOADS_TABLE, QUARANTINE_TABLE, FileReport, landing_source
-from ingestion.pipelines import finish_interrupted, warehouse_pipeline
+from ingestion.pipelines import finish_interrupted, loader_file_format, raw_tables, warehouse_pipeline
 from ingestion.settings import Settings, table_exists
 from ingestion.suppression import known_hashes
 
@@ -40,15 +39,12 @@ def make_pipeline(settings: Settings) -> dlt.Pipeline:
 
 def raw_rows(settings: Settings) -> int:
     """Rows in the raw landing tables (0 before the first load)."""
-    if not settings.warehouse.exists():
-        return 0
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
+    with raw_tables(settings) as con:
+        if con is None:
+            return 0
         return sum(con.execute(f"select count(*) from {DATASET_NAME}.{name}").fetchone()[0]
                    for name in (CONTACTS_TABLE, QUARANTINE_TABLE, FILE_LOADS_TABLE)
                    if table_exists(con, DATASET_NAME, name))
-    finally:
-        con.close()
 
 
 def run_load(settings: Settings, on_extracted: Callable[[LoadResult], None] | None = None) -> LoadResult:
@@ -66,7 +62,7 @@ def run_load(settings: Settings, on_extracted: Callable[[LoadResult], None] | No
     source = landing_source(str(settings.landing_dir), str(settings.header_aliases),
                             reports=result.reports, loaded_at=datetime.now(UTC),
                             suppressed=known_hashes(settings))
-    pipeline.extract(source)
+    pipeline.extract(source, loader_file_format=loader_file_format(settings))
     pipeline.normalize()
     if on_extracted is not None:
         on_extracted(result)

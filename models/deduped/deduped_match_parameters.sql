@@ -49,8 +49,15 @@
 
 {%- else %}
 
-    with
-
+    {#-
+        The estimation, in blocks: the random pairs' u (sample), the candidate pairs'
+        patterns (candidates), their log u (patterns_u), the EM's start (params_0), its
+        rounds, then the weights and the prior (tail). On DuckDB they are one query. On
+        Spark, which inlines every CTE where it is used, the rounds in one query are a plan
+        too large for the driver: there each block is computed once as a cached relation and
+        every round reads the round before it (match_parameter_steps).
+    -#}
+    {%- set sample_ctes %}
     {{ materialized_cte('records') }}
 
         select
@@ -135,8 +142,10 @@
             count(*) as sampled_pairs
         from random_pairs
 
-    ),
+    )
+    {%- endset %}
 
+    {%- set candidate_ctes %}
     shared_values as (
 
         select value_type, value_key
@@ -208,6 +217,14 @@
 
     ),
 
+    candidate_count as (
+
+        select count(*) as candidate_pairs from candidate_levels
+
+    )
+    {%- endset %}
+
+    {%- set patterns_u_cte %}
     -- log u of each pattern (fixed through the iterations)
     {{ materialized_cte('patterns_u') }}
 
@@ -225,8 +242,10 @@
         cross join u_wide
         where patterns.session <> '(all)'
 
-    ),
+    )
+    {%- endset %}
 
+    {%- set params_0_cte %}
     -- EM starts every session from the starting m of dedupe_comparisons(), the random
     -- pairs' u and one pair in three a match
     params_0 as (
@@ -249,9 +268,12 @@
             u_wide.u__{{ comparison.name }}__{{ level }}
             {%- endfor %}{% endfor %}
 
-    ),
+    )
+    {%- endset %}
 
-    {% for i in range(1, iterations + 1) %}
+    {%- set rounds = [] %}
+    {%- for i in range(1, iterations + 1) %}
+        {%- set round %}
 
         -- EM iteration {{ i }}: each pattern's probability of being a match, then the
         -- parameters that make those probabilities most likely. Within a session u is
@@ -316,10 +338,12 @@
                 u_wide.u__{{ comparison.name }}__{{ level }}
                 {%- endfor %}{% endfor %}
 
-        ),
+        )
+        {%- endset %}
+        {%- do rounds.append(round) %}
+    {%- endfor %}
 
-    {% endfor %}
-
+    {%- set tail %}
     -- which comparisons each session estimates (those not on its rule's own columns)
     session_comparisons as (
 
@@ -351,7 +375,7 @@
                 count(case when sessions.has_{{ comparison.name }} and params.expected_matches >= 1 then 1 end)
                 as sessions__{{ comparison.name }}{{ "," if not loop.last }}
             {% endfor %}
-        from params_{{ iterations }} as params
+        from params_final as params
         inner join session_comparisons as sessions on params.session = sessions.session
 
     ),
@@ -447,11 +471,41 @@
     select
         parameters.*,
         record_count.records,
-        (select count(*) from candidate_levels) as candidate_pairs,
+        candidate_count.candidate_pairs,
         (select max(sampled_pairs) from u_wide) as sampled_pairs,
         '{{ deduped_rules_checksum() }}' as rules_checksum,
         current_timestamp as estimated_at
     from parameters
     cross join record_count
+    cross join candidate_count
+    {%- endset %}
+
+    {%- if target.type == 'spark' %}
+
+        {{ match_parameter_steps(sample_ctes, candidate_ctes, patterns_u_cte, params_0_cte, rounds, tail) }}
+
+    {%- else %}
+
+        with
+
+        {{ sample_ctes }},
+
+        {{ candidate_ctes }},
+
+        {{ patterns_u_cte }},
+
+        {{ params_0_cte }},
+
+        {{ rounds | join(',\n') }},
+
+        params_final as (
+
+            select * from params_{{ iterations }}
+
+        ),
+
+        {{ tail }}
+
+    {%- endif %}
 
 {%- endif %}

@@ -157,3 +157,41 @@ def test_record_index_and_delimiter_detection():
     assert detect_delimiter("a\tb\tc") == "\t"
     assert detect_delimiter("a|b") == "|"
     assert detect_delimiter("single") == ","
+
+
+def test_the_filesystem_destination_writes_the_same_raw_rows_as_parquet(workspace, fixture_files, monkeypatch,
+                                                                         tmp_path):
+    """CONTACTS_RAW_DESTINATION=filesystem: dlt writes the raw tables as Parquet, one folder
+    per table (what Spark registers), with the rows the DuckDB warehouse gets from the same
+    files; a second run loads nothing new, and the accounting reads the files."""
+    from ingestion.landing.load import raw_rows
+    from ingestion.pipelines import raw_tables
+    from ingestion.settings import load_settings
+
+    statuses = {r.file_path: (r.status, r.rows_loaded, r.rows_quarantined) for r in run_load(workspace).reports}
+    columns = "_source_file, _source_row_number, _source_line_number, first_name, email, phone, extra_fields"
+    in_duckdb = query(workspace, f"select {columns} from raw_landing.contacts order by all")
+    quarantined_in_duckdb = query(workspace, "select _source_file, _source_row_number, reason_code "
+                                             "from raw_landing.quarantined_rows order by all")
+
+    monkeypatch.setenv("CONTACTS_RAW_DESTINATION", "filesystem")
+    monkeypatch.setenv("CONTACTS_RAW_DIR", str(tmp_path / "raw"))
+    monkeypatch.setenv("CONTACTS_WAREHOUSE", str(tmp_path / "spark_side" / "contacts.duckdb"))
+    files = load_settings()
+    assert files.raw_destination == "filesystem"
+    result = run_load(files)
+    assert {r.file_path: (r.status, r.rows_loaded, r.rows_quarantined) for r in result.reports} == statuses
+    for table in ("contacts", "quarantined_rows", "file_loads"):
+        assert list((tmp_path / "raw" / "raw_landing" / table).glob("*.parquet")), table
+    assert not files.warehouse.exists()  # nothing went to a DuckDB file
+    with raw_tables(files) as con:
+        assert con.execute(f"select {columns} from raw_landing.contacts order by all").fetchall() == in_duckdb
+        assert con.execute("select _source_file, _source_row_number, reason_code "
+                           "from raw_landing.quarantined_rows order by all").fetchall() == quarantined_in_duckdb
+    assert raw_rows(files) == raw_rows(workspace) > 0
+    # as on DuckDB, only the two unreadable files are tried again (and logged failed again)
+    again = run_load(files)
+    assert sorted((r.file_path, r.status) for r in again.reports) == [("broken__file.parquet", "failed"),
+                                                                     ("notes.xlsx", "failed")]
+    with raw_tables(files) as con:
+        assert con.execute(f"select {columns} from raw_landing.contacts order by all").fetchall() == in_duckdb
