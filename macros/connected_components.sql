@@ -20,41 +20,63 @@
         with
 
         neighbours as (
-            select node_a as node, node_b as neighbour from {{ edges }}
-            union all
-            select node_b as node, node_a as neighbour from {{ edges }}
+            {{ components_neighbours(edges) }}
         ),
 
         labels_0 as (
-            select node, least(node, min(neighbour)) as component
-            from neighbours
-            group by node
+            {{ components_start('neighbours') }}
         )
         {%- for round in range(1, rounds + 1) %},
 
         -- round {{ round }}: take the smallest label among the neighbours...
         hooked_{{ round }} as (
-            select
-                neighbours.node,
-                least(min(own.component), min(theirs.component)) as component
-            from neighbours
-            inner join labels_{{ round - 1 }} as own on neighbours.node = own.node
-            inner join labels_{{ round - 1 }} as theirs on neighbours.neighbour = theirs.node
-            group by neighbours.node
+            {{ components_hook('neighbours', 'labels_' ~ (round - 1)) }}
         ),
 
         -- ...then jump: a node takes the label of the node its label names
         labels_{{ round }} as (
-            select
-                hooked.node,
-                least(hooked.component, coalesce(jumped.component, hooked.component)) as component
-            from hooked_{{ round }} as hooked
-            left join hooked_{{ round }} as jumped on hooked.component = jumped.node
+            {{ components_jump('hooked_' ~ round) }}
         )
         {%- endfor %}
 
         select node, component from labels_{{ rounds }}
     )
+{% endmacro %}
+
+{#- Spark: the same rounds, each a table, run by cte_steps until no label changes -#}
+{% macro spark__connected_components(edges) %}
+    /*rounds:components:{{ edges }}:begin*/ {{ default__connected_components(edges) }} /*rounds:end*/
+{% endmacro %}
+
+{#- the steps of connected components' label propagation, each a select -#}
+{% macro components_neighbours(edges) %}
+    select node_a as node, node_b as neighbour from {{ edges }}
+    union all
+    select node_b as node, node_a as neighbour from {{ edges }}
+{% endmacro %}
+
+{% macro components_start(neighbours) %}
+    select node, least(node, min(neighbour)) as component
+    from {{ neighbours }}
+    group by node
+{% endmacro %}
+
+{% macro components_hook(neighbours, labels) %}
+    select
+        neighbours.node,
+        least(min(own.component), min(theirs.component)) as component
+    from {{ neighbours }} as neighbours
+    inner join {{ labels }} as own on neighbours.node = own.node
+    inner join {{ labels }} as theirs on neighbours.neighbour = theirs.node
+    group by neighbours.node
+{% endmacro %}
+
+{% macro components_jump(hooked) %}
+    select
+        hooked.node,
+        least(hooked.component, coalesce(jumped.component, hooked.component)) as component
+    from {{ hooked }} as hooked
+    left join {{ hooked }} as jumped on hooked.component = jumped.node
 {% endmacro %}
 
 {% macro duckdb__connected_components(edges) %}
@@ -121,6 +143,9 @@
     its groups apart (a split too many, never a merge too many). Plain SQL, every engine.
 -#}
 {% macro conflict_free_groups(groups, edges, conflicts, rounds) %}
+    {%- if target.type == 'spark' %}
+    /*rounds:conflict_free:{{ groups }}|{{ edges }}|{{ conflicts }}|{{ rounds }}:begin*/
+    {%- endif %}
     (
         with
 
@@ -128,6 +153,16 @@
             select node, group_id from {{ groups }}
         )
         {%- for round in range(1, rounds + 1) %},
+        {{ conflict_free_round(edges, conflicts, round) }}
+        {%- endfor %}
+
+        select node, group_id from groups_{{ rounds }}
+    )
+    {%- if target.type == 'spark' %} /*rounds:end*/{% endif %}
+{% endmacro %}
+
+{#- round `round` of conflict_free_groups: CTEs from groups_<round - 1> to groups_<round> -#}
+{% macro conflict_free_round(edges, conflicts, round) %}
 
         -- round {{ round }}: the strongest link between each two groups...
         links_{{ round }} as (
@@ -196,8 +231,4 @@
             from groups_{{ round - 1 }} as members
             left join merges_{{ round }} as pairings on members.group_id = pairings.group_id
         )
-        {%- endfor %}
-
-        select node, group_id from groups_{{ rounds }}
-    )
 {% endmacro %}

@@ -30,6 +30,9 @@
     holds between them), on a row of dedupe_guarded_pairs -#}
 {%- set conflict = dedupe_guard(records=true) ~ " is not null" %}
 
+{#- the query, below; on Spark its CTEs marked materialized are written one at a time (cte_steps) -#}
+{% set clustering %}
+
 with
 
 {{ materialized_cte('records') }}
@@ -446,3 +449,7 @@ final as (
 )
 
 select * from final
+
+{% endset %}
+
+{{ cte_steps(clustering) }}
