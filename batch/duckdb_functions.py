@@ -1,7 +1,9 @@
 """DuckDB functions the dbt models call, registered by dbt-duckdb's plugin mechanism.
 
 profiles/profiles.yml lists this module under `plugins:`, so every connection dbt
-opens has them. Each is vectorised (an Arrow UDF: one Python call per batch).
+opens has them. Each is vectorised (an Arrow UDF: one Python call per batch). Spark
+registers the same functions (FUNCTIONS, with their Spark types) on its session:
+batch/spark_functions.py.
 
 - `name_case(name VARCHAR)` -> VARCHAR: fixes the case of a name typed all upper or
   all lower ("MCDONALD" -> "McDonald", "o'brien" -> "O'Brien", "SMITH-JONES" ->
@@ -239,7 +241,10 @@ def street_parse_arrow(line: pa.Array, suffixes: pa.Array, designators: pa.Array
 
 
 PHONE_FIELDS = {"e164": "string", "is_valid": "boolean", "number_type": "string", "region_code": "string"}
+
+
 def _spark_struct(fields: dict[str, str] | list[str]) -> str:
+    """Spark's DDL type of a struct of these fields (a list: all strings)."""
     items = fields.items() if isinstance(fields, dict) else ((name, "string") for name in fields)
     return "struct<" + ", ".join(f"{name}: {kind}" for name, kind in items) + ">"
 

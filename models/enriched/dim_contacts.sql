@@ -207,15 +207,15 @@ final as (
         consent.can_be_contacted,
         contacts.has_identity_conflict,
 
-        -- quality and freshness
-        round(
+        -- quality and freshness (a double on every engine: Spark's division by a decimal is a decimal)
+        cast(round(
             (
                 {%- for field in completeness_fields %}
                     case when {{ 'chosen' if field in enrichable else 'contacts' }}.{{ field }} is not null then 1 else 0 end
                     {{- " +" if not loop.last }}
                 {%- endfor %}
             ) / {{ completeness_fields | length }}.0, 2
-        ) as completeness_score,
+        ) as double) as completeness_score,
         enrichment_history.last_enriched_at,
         coalesce(
             enrichment_history.last_enriched_at < {{ dbt.dateadd('day', -1 * var('enrichment_ttl_days'), as_of) }},

@@ -31,9 +31,14 @@ aliases as (
 
 ),
 
+-- the id a person answer was asked for apart (answered_contact_id), so that the live id
+-- below is the only contact_id
 person_answers as (
 
-    select * from {{ ref('enriched_person_answers') }}
+    select
+        contact_id as answered_contact_id,
+        {{ star_except(ref('enriched_person_answers'), ['contact_id']) }}
+    from {{ ref('enriched_person_answers') }}
     where coalesce(likelihood, 10) >= {{ var('enrichment_min_likelihood') }}
 
 ),
@@ -52,8 +57,8 @@ person_answers_of_live_contacts as (
         contacts.company_domain as contact_company_domain,
         person_answers.*
     from person_answers
-    left join aliases on person_answers.contact_id = aliases.retired_contact_id
-    inner join contacts on coalesce(aliases.contact_id, person_answers.contact_id) = contacts.contact_id
+    left join aliases on person_answers.answered_contact_id = aliases.retired_contact_id
+    inner join contacts on coalesce(aliases.contact_id, person_answers.answered_contact_id) = contacts.contact_id
 
 ),
 
