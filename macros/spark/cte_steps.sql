@@ -14,7 +14,8 @@
     connected_components and conflict_free_groups, marked too, run as one table per round
     over tables (spark_components_step, spark_conflict_free_step). DuckDB, and a unit test
     on Spark (its refs are fixtures, not tables), get the body as it is: one query. The
-    step tables hold the model's intermediate rows; they are replaced on every build.
+    step tables hold the model's intermediate rows: its post-hook drop_step_tables drops
+    them once the model is written.
 -#}
 {% macro cte_steps(body) %}
     {%- if target.type != 'spark' or not execute or model.resource_type == 'unit_test' %}
@@ -144,4 +145,24 @@
     {%- endfor %}
     {%- do spark_step_table(result, 'select node, group_id from ' ~ result ~ '_groups_' ~ state.round) %}
     {%- do run_query('drop table if exists ' ~ result ~ '_groups_' ~ state.round) %}
+{% endmacro %}
+
+{#-
+    Post-hook of a model built in steps: its step tables (`<model>__*`) are dropped once the
+    model is written, so no copy of the records it read (names, dates of birth) outlives the
+    build, and an erasure's rebuild leaves none behind. Nothing on DuckDB.
+-#}
+{% macro drop_step_tables() %}
+    {{ return(adapter.dispatch('drop_step_tables', 'contact_enrichment')()) }}
+{% endmacro %}
+
+{% macro default__drop_step_tables() %}{% endmacro %}
+
+{% macro spark__drop_step_tables() %}
+    {%- if execute %}
+        {%- for row in run_query("show tables in " ~ this.schema ~ " like '" ~ this.identifier ~ "__*'")
+            if not row['isTemporary'] %}
+            {%- do run_query('drop table if exists ' ~ this.schema ~ '.' ~ row['tableName']) %}
+        {%- endfor %}
+    {%- endif %}
 {% endmacro %}

@@ -6,8 +6,7 @@
     view would not do, Spark analyses a view's query again wherever it is read), and each
     round reads only the round before it: the plans stay small and linear in the rounds.
     The model's own query then reads the blocks' tables; the rounds before the last are
-    dropped as the next is written, the rest stay until the next estimation (they hold
-    counts and parameters, nobody's data). The blocks are the model's own SQL (sample,
+    dropped as the next is written, the rest by the model's post-hook (drop_step_tables). The blocks are the model's own SQL (sample,
     candidates, patterns_u, params_0, the rounds, the tail), so both engines estimate
     with the same statements.
 -#}

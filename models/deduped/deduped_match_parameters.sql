@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        unique_key=['comparison', 'comparison_level']
+        unique_key=['comparison', 'comparison_level'],
+        post_hook="{{ drop_step_tables() }}"
     )
 }}
 

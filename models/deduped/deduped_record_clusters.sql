@@ -26,6 +26,9 @@
 
 -- depends_on: {{ ref('deduped_match_weights') }}
 
+{#- on Spark the steps' tables go once the model is written (cte_steps) -#}
+{{ config(post_hook="{{ drop_step_tables() }}") }}
+
 {#- two records of one cluster that no pair could merge (a guard of deduped_pair_scores
     holds between them), on a row of dedupe_guarded_pairs -#}
 {%- set conflict = dedupe_guard(records=true) ~ " is not null" %}
