@@ -40,7 +40,10 @@ billed), `gateway_rate` (processed and billed, then a 502 HTML page from a gatew
 `rate_limit_per_window` calls per `rate_limit_window_seconds` (a fixed window, as People
 Data Labs counts) answers the rest with 429 and `x-ratelimit-reset` (epoch seconds) and
 no Retry-After; every answer carries `x-ratelimit-remaining`. `enum_version` 2 renames
-some enums, as providers do between API versions.
+some enums, as providers do between API versions. With `each_at_least_once`, every fault
+with a rate happens at least once (on the first call to either provider that can have
+it), whatever the draws, so a test that names every fault does not depend on how many
+calls a busy machine made.
 
 Run alone: `contacts-demo emulator --port 8799` (see `--help`).
 """
@@ -135,6 +138,7 @@ class Faults:
     hang_rate: float = 0.0
     rate_limit_per_window: int = 0
     rate_limit_window_seconds: float = 60.0
+    each_at_least_once: bool = False
 
 
 @dataclass
@@ -265,9 +269,14 @@ class Emulator:
 
     def happens(self, provider: str, fault: str, rate: float) -> bool:
         """Draw whether `fault` (at `rate`) happens to this call, and count it when it does."""
-        if not rate or self.draw() >= rate:
+        if not rate:
             return False
+        forced = self.config.faults[provider].each_at_least_once
+        drawn = self.draw() < rate
         with self._lock:
+            first = not any(n for (_p, seen), n in self.ledger.faults.items() if seen == fault)
+            if not drawn and not (forced and first):
+                return False
             self.ledger.faults[(provider, fault)] += 1
         return True
 

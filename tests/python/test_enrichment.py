@@ -537,7 +537,7 @@ def lost_requests(settings: Settings, asked: dict[str, tuple], answered: set[str
 
 HOSTILE = Faults(server_error_rate=0.08, gateway_rate=0.05, reset_rate=0.05, malformed_rate=0.05,
                  junk_item_rate=0.1, trickle_rate=0.06, trickle_seconds=1.0, hang_rate=0.03,
-                 rate_limit_per_window=6, rate_limit_window_seconds=1.0)
+                 rate_limit_per_window=6, rate_limit_window_seconds=1.0, each_at_least_once=True)
 
 
 def test_three_nights_against_a_hostile_vendor_lose_nothing_and_never_bill_past_the_ceiling(ws: Settings,
