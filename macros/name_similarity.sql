@@ -1,9 +1,10 @@
 {#-
     Similarity of two names between 0 (nothing alike) and 1 (equal). Dispatched: DuckDB's
-    and Spark's (4.3 and later) Jaro-Winkler, which forgives typos near the end of a name;
-    engines without it get 1 - Levenshtein distance / length of the longer name. The two
-    engines' Jaro-Winkler scores differ in places (their implementations): the thresholds
-    (dedupe_name_similarity) sit away from where that changes a decision.
+    Jaro-Winkler, which forgives typos near the end of a name; on Spark the same function
+    computed the same way (duckdb_jaro_winkler, registered by batch/spark_functions.py:
+    Spark's own jaro_winkler_similarity works on characters, not bytes, and boosts every
+    score, which moves some pairs across a level and with them the estimated weights);
+    engines without either get 1 - Levenshtein distance / length of the longer name.
 -#}
 {% macro name_similarity(left, right) %}
     {{ return(adapter.dispatch('name_similarity', 'contact_enrichment')(left, right)) }}
@@ -18,5 +19,5 @@
 {% endmacro %}
 
 {% macro spark__name_similarity(left, right) %}
-    jaro_winkler_similarity({{ left }}, {{ right }})
+    duckdb_jaro_winkler({{ left }}, {{ right }})
 {% endmacro %}

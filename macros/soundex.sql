@@ -4,7 +4,7 @@
     differently but said alike share a code (Smith, Smyth, Schmidt -> S530). A blocking
     key, not a comparison: records whose names were misheard or mistyped are compared.
 
-    Only the letters A-Z count (accents folded where the engine can); a value without
+    Only the letters A-Z count, accents folded first (é -> E); a value without
     one gives null. Dispatched: Spark has soundex built in; elsewhere the same algorithm
     in plain SQL, equal to Spark's on every input: each letter becomes its digit (H and W
     none, vowels 0), runs of one digit collapse, the first letter's run is dropped, and
@@ -34,6 +34,7 @@
     {{ default__soundex('strip_accents(' ~ column ~ ')') }}
 {% endmacro %}
 
+{#- strip_accents: registered by batch/spark_functions.py, DuckDB's own function -#}
 {% macro spark__soundex(column) %}
-    soundex({{ soundex_letters(column) }})
+    soundex({{ soundex_letters('strip_accents(' ~ column ~ ')') }})
 {% endmacro %}

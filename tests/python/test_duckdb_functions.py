@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from batch.duckdb_functions import city_case, name_case, parse_person_name, parse_phone, register, surname_case
@@ -230,3 +231,47 @@ def test_the_spark_target_reads_the_same_settings_dbt_does(monkeypatch):
         if duckdb_type.startswith("STRUCT("):
             fields = [part.split()[0] for part in duckdb_type[7:-1].split(", ")]
             assert [part.split(":")[0] for part in spark_type[7:-1].split(", ")] == fields, name
+
+
+def test_the_jaro_winkler_spark_gets_is_duckdbs_to_the_last_digit():
+    """name_similarity on Spark (duckdb_jaro_winkler) against DuckDB's own function, on
+    names, accented names, typos, empty strings and random strings: equal scores make equal
+    comparison levels, so both engines estimate the same weights and merge the same records."""
+    from batch.spark_functions import duckdb_jaro_winkler, duckdb_jaro_winkler_arrow
+
+    r = random.Random(3)
+    names = ["thérèse", "léa", "anthony", "ashley", "megan", "mary", "martha", "marhta", "jürgen", "jurgen",
+             "dwayne", "duane", "o'brien", "obrien", "", "a", "ab", "ba", "zoë", "zoe", "nguyễn", "nguyen"]
+    pairs = [(a, b) for a in names for b in names]
+    alphabet = "abcdeéèfghijklmnoöpqrstuüvwxyz -'"
+    for _ in range(4000):
+        a = "".join(r.choice(alphabet) for _ in range(r.randint(0, 12)))
+        # a typo or two of `a`, or another string
+        b = list(a)
+        for _ in range(r.randint(0, 2)):
+            if b:
+                b[r.randrange(len(b))] = r.choice(alphabet)
+        pairs.append((a, "".join(b) if r.random() < 0.7 else "".join(r.choice(alphabet) for _ in range(8))))
+    con = duckdb.connect()
+    expected = [row[0] for row in con.execute(
+        "select jaro_winkler_similarity(a, b) from (select unnest(?) as a, unnest(?) as b)",
+        [[a for a, _ in pairs], [b for _, b in pairs]]).fetchall()]
+    ours = [duckdb_jaro_winkler(a, b) for a, b in pairs]
+    differ = [(pair, mine, theirs) for pair, mine, theirs in zip(pairs, ours, expected, strict=True)
+              if mine != theirs]
+    assert differ == []
+    assert duckdb_jaro_winkler_arrow(pa.array(["martha", None]), pa.array(["marhta", "x"])).to_pylist() == \
+        [pytest.approx(0.9611111111111111), None]
+
+
+def test_the_accent_folding_spark_gets_is_duckdbs():
+    """soundex on Spark folds accents with strip_accents (batch/spark_functions.py) before
+    it keeps the letters A-Z, as DuckDB does: the same blocking keys on both engines."""
+    from batch.spark_functions import strip_accents, strip_accents_arrow
+
+    names = ["lefèvre", "von weizsäcker", "ó súilleabháin", "émile", "Łukasz", "Øster", "straße", "Nguyễn",
+             "Dvořák", "Çelik", "Ångström", "ﬁlip", "Ⅻ", "", "plain"]
+    con = duckdb.connect()
+    expected = [row[0] for row in con.execute("select strip_accents(unnest(?))", [names]).fetchall()]
+    assert [strip_accents(name) for name in names] == expected
+    assert strip_accents_arrow(pa.array(["émile", None])).to_pylist() == ["emile", None]
