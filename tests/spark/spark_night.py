@@ -75,8 +75,8 @@ def run_unit_test_on_tables(name: str) -> int:
         frame = spark.createDataFrame(rows, ", ".join(f"`{field.name}` string" for field in fields))
         typed = frame.selectExpr(*(f"cast(`{field.name}` as {field.dataType.simpleString()}) as `{field.name}`"
                                    for field in fields))
-        spark.sql(f"drop view if exists {relation}")
-        spark.sql(f"drop table if exists {relation}")
+        kind = "view" if spark.catalog.getTable(relation).tableType == "VIEW" else "table"
+        spark.sql(f"drop {kind} {relation}")
         typed.write.format("parquet").saveAsTable(relation)
     code = run_dbt(["run", "--select", test["model"], "--full-refresh",
                     "--vars", json.dumps((test.get("overrides") or {}).get("vars") or {})])
