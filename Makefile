@@ -9,8 +9,6 @@ CONTACTS ?= 500000
 DEDUPE_SCALES ?= 100000,500000,1000000
 NIGHTLY_SCALES ?= 500000,1000000
 PYTEST_ARGS ?=
-# test files run on this many workers (pytest-xdist); a file's tests stay on one worker
-PYTEST_WORKERS ?= 2
 
 .PHONY: spark-venv test-spark run test bench linkage addresses demo load build docs docs-serve lint freeze clean venv
 
@@ -66,7 +64,7 @@ run: $(STAMP)
 
 ## every test: pytest (generator, ingestion, real dbt builds) and the lint (Python and SQL)
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory lint
 
 ## stage timings and peak memory on CONTACTS demo contacts (default 500,000), the deduped
