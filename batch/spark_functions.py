@@ -28,6 +28,7 @@ import yaml
 from jinja2 import Environment
 
 from batch.duckdb_functions import FUNCTIONS
+from ingestion.pipelines import raw_table_folders
 from ingestion.settings import REPO_ROOT, load_settings
 
 PROFILE = "contact_enrichment"
@@ -174,19 +175,11 @@ def run_dbt(args: list[str], target: str = TARGET) -> int:
     return 0 if result.success else 1
 
 
-def raw_table_names(raw_dir: Path) -> list[str]:
-    """`dataset.table` of every folder dlt's filesystem destination wrote Parquet into
-    (<raw_dir>/<dataset>/<table>/*.parquet); dlt's own `_dlt_*` tables are JSON lines and
-    are not among them."""
-    return [f"{folder.parent.name}.{folder.name}" for folder in sorted(raw_dir.glob("*/*"))
-            if folder.is_dir() and any(folder.glob("*.parquet"))]
-
-
 def register_raw_tables(raw_dir: Path, target: str = TARGET) -> int:
     """Register the raw tables under `raw_dir` in the Spark catalog (the project's
     register_raw_tables macro) and refresh them, so the sources read every file loaded
     so far; dbt's exit code (0 when there is nothing to register)."""
-    tables = raw_table_names(raw_dir)
+    tables = [f"{folder.parent.name}.{folder.name}" for folder in raw_table_folders(raw_dir)]
     if not tables:
         return 0
     arguments = json.dumps({"raw_dir": str(raw_dir.resolve()), "tables": tables})

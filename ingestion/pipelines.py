@@ -15,6 +15,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dlt
 import duckdb
@@ -43,14 +44,20 @@ def loader_file_format(settings: Settings) -> str | None:
     return "parquet" if settings.raw_destination == "filesystem" else None
 
 
+def raw_table_folders(raw_dir: Path) -> list[Path]:
+    """The folders dlt's filesystem destination wrote a table's Parquet files into
+    (<raw_dir>/<dataset>/<table>/*.parquet); dlt's own `_dlt_*` tables, JSON lines, are not
+    among them."""
+    return [folder for folder in sorted(raw_dir.glob("*/*")) if folder.is_dir() and any(folder.glob("*.parquet"))]
+
+
 @contextmanager
 def raw_tables(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection | None]:
     """A read-only DuckDB connection holding the raw tables as `dataset.table`, wherever dlt
     wrote them: the warehouse file, or views over the filesystem destination's Parquet
     folders. None before the first load."""
     if settings.raw_destination == "filesystem":
-        folders = [folder for folder in sorted(settings.raw_dir.glob("*/*"))
-                   if folder.is_dir() and any(folder.glob("*.parquet"))]
+        folders = raw_table_folders(settings.raw_dir)
         con = duckdb.connect()
         for folder in folders:
             dataset, table = folder.parent.name, folder.name
