@@ -9,6 +9,7 @@ accuracy scorer and the bench are the `contacts-demo` command (tooling/cli.py).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import sys
@@ -23,7 +24,7 @@ from batch.privacy import erase, read_addresses
 from batch.review import DECISIONS, ReviewError, decisions_from_arguments, list_pairs, record
 from batch.runner import Options, run_nightly
 from ingestion.landing.load import run_load
-from ingestion.settings import REPO_ROOT, Settings, load_settings
+from ingestion.settings import REPO_ROOT, TARGETS, Settings, load_settings
 
 log = logging.getLogger("batch")
 
@@ -114,6 +115,14 @@ def add_enrich_arguments(enrich_: argparse.ArgumentParser) -> None:
                          help="ask only this provider (repeatable; default: all, in waterfall order)")
     enrich_.add_argument("--limit", type=int, help="send at most this many requests per provider")
     enrich_.add_argument("--no-progress", action="store_true", help="no progress bar on the terminal")
+
+
+def add_target_argument(parser: argparse.ArgumentParser, commands: argparse._SubParsersAction) -> None:
+    """--target, the engine, before or after the command (shared with `contacts-demo`)."""
+    for where, default in [(parser, None), *((command, argparse.SUPPRESS) for command in commands.choices.values())]:
+        where.add_argument("--target", choices=TARGETS, default=default,
+                           help="build on DuckDB or on local Apache Spark (run from .venv-spark: `make spark-venv`); "
+                                "default: CONTACTS_TARGET, else duckdb")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -221,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
         parser_.add_argument("--by", help="who decides (default: the login name)")
     review.set_defaults(func=cmd_review)
 
+    add_target_argument(parser, sub)
     return parser
 
 
@@ -237,7 +247,16 @@ def configure(verbose: int) -> None:
 def dispatch(args: argparse.Namespace) -> int:
     """Call the parsed command; any failure becomes one line for the operator (the traceback with -v)."""
     try:
-        return args.func(args, load_settings())
+        settings = load_settings(getattr(args, "target", None))
+        if settings.target == "spark" and args.command in ("forget", "review"):
+            print(f"ERROR {args.command}: not available on the spark target yet: it rewrites rows in place, which "
+                  "Parquet tables cannot do (docs/spark.md)", file=sys.stderr)
+            return 2
+        if settings.target == "spark" and importlib.util.find_spec("pyspark") is None:
+            print("ERROR the spark target needs pyspark: run it from the Spark environment, "
+                  "`make spark-venv` then `.venv-spark/bin/contacts --target spark ...`", file=sys.stderr)
+            return 2
+        return args.func(args, settings)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - one line for the operator; the traceback with -v

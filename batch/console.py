@@ -5,8 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-import duckdb
-
+from ingestion.pipelines import read_warehouse
 from ingestion.settings import Settings
 
 if TYPE_CHECKING:
@@ -72,10 +71,9 @@ LAYER_OUTPUTS = [("cleaned", "cleaned_contacts"), ("deduped", "contact_identity_
 def summarise_warehouse(settings: Settings) -> list[list[object]]:
     """Row counts of the raw and staging tables and of what each later layer hands on."""
     rows: list[list[object]] = []
-    if not settings.warehouse.exists():
-        return rows
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
+    with read_warehouse(settings) as con:
+        if con is None:
+            return rows
         tables = con.execute("select table_schema, table_name from information_schema.tables "
                              "where table_schema in ('raw_landing', 'staging') and table_name not like '\\_dlt%' "
                              "escape '\\' order by table_schema, table_name").fetchall()
@@ -86,6 +84,4 @@ def summarise_warehouse(settings: Settings) -> list[list[object]]:
         for schema, name in tables:
             n = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
             rows.append([f"{schema}.{name}", n])
-    finally:
-        con.close()
     return rows

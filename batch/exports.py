@@ -43,6 +43,7 @@ import duckdb
 
 from ingestion.faults import checkpoint
 from ingestion.landing import file_sha256
+from ingestion.pipelines import read_warehouse
 from ingestion.settings import REPO_ROOT, Settings, segment_models, table_exists
 
 log = logging.getLogger(__name__)
@@ -232,28 +233,28 @@ def run_export(settings: Settings, confirm_removals: bool = False, project: Path
     staging.mkdir()
     committed = _committed_segments(export_dir)
     _roll_back_interrupted_swap(export_dir, committed)
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        catalog = con.execute("select segment_name, segment_owner from exports.segment_catalog "
-                              "order by segment_name").fetchall()
-        defined = segment_models(project)
-        refused = refusals(con, [segment for segment, _ in catalog], project)
-        catalog = [(segment, owner) for segment, owner in catalog if segment in defined and segment not in refused]
-        con.execute(f"copy (select email_address, reason, contact_id from exports.campaign_suppressions "
-                    f"order by email_address) to '{_path(staging / SUPPRESSIONS)}' (header, delimiter ',')")
-        suppressions = {"rows": con.execute("select count(*) from exports.campaign_suppressions").fetchone()[0]}
-        results = []
-        for segment, owner in catalog:
-            if not SEGMENT_NAME.match(segment):
-                raise ValueError(f"segment name {segment!r}: only a-z, 0-9 and _ make safe file names")
-            previous = export_dir / segment / f"{segment}.parquet"
-            results.append(_write_segment(con, segment, owner, staging / segment,
-                                          previous if _matches(previous, committed, segment) else None))
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    finally:
-        con.close()
+    with read_warehouse(settings) as con:
+        try:
+            if con is None:
+                raise FileNotFoundError(f"no warehouse at {settings.warehouse}: load and build first")
+            catalog = con.execute("select segment_name, segment_owner from exports.segment_catalog "
+                                  "order by segment_name").fetchall()
+            defined = segment_models(project)
+            refused = refusals(con, [segment for segment, _ in catalog], project)
+            catalog = [(segment, owner) for segment, owner in catalog if segment in defined and segment not in refused]
+            con.execute(f"copy (select email_address, reason, contact_id from exports.campaign_suppressions "
+                        f"order by email_address) to '{_path(staging / SUPPRESSIONS)}' (header, delimiter ',')")
+            suppressions = {"rows": con.execute("select count(*) from exports.campaign_suppressions").fetchone()[0]}
+            results = []
+            for segment, owner in catalog:
+                if not SEGMENT_NAME.match(segment):
+                    raise ValueError(f"segment name {segment!r}: only a-z, 0-9 and _ make safe file names")
+                previous = export_dir / segment / f"{segment}.parquet"
+                results.append(_write_segment(con, segment, owner, staging / segment,
+                                              previous if _matches(previous, committed, segment) else None))
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
 
     # a list that would lose most of its rows keeps its previous export (held), unless confirmed
     share = max_remove_share()

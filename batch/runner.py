@@ -65,6 +65,7 @@ from batch.monitoring.report import report_path, write_report
 from ingestion.faults import checkpoint
 from ingestion.landing import discover_files
 from ingestion.landing.load import LoadResult, run_load
+from ingestion.pipelines import raw_tables
 from ingestion.settings import REPO_ROOT, Settings, table_exists
 
 if TYPE_CHECKING:
@@ -259,7 +260,8 @@ def project_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def stream_dbt(args: list[str], env: dict[str, str], step: str) -> tuple[int, list[str]]:
+def stream_dbt(args: list[str], env: dict[str, str], step: str, target: str = "duckdb"
+               ) -> tuple[int, list[str]]:
     """Run dbt, echo its output, return its exit code and the last lines it printed.
 
     If the run itself is stopped meanwhile (SIGTERM, Ctrl-C), dbt is stopped too: an
@@ -271,7 +273,7 @@ def stream_dbt(args: list[str], env: dict[str, str], step: str) -> tuple[int, li
     # a log file gets no colour codes, and one line per node (its result) unless -v
     env = {**env, "DBT_USE_COLORS": "true" if sys.stdout.isatty() else "false"}
     every_line = log.isEnabledFor(logging.INFO)
-    proc = subprocess.Popen(dbt_command(args), cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(dbt_command(args, target), cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, bufsize=1)
     assert proc.stdout is not None
     in_traceback = False
@@ -330,17 +332,12 @@ def summarise_run_results(path: Path) -> tuple[dict, list[dict]]:
     return counts, problems
 
 
-def loaded_before(warehouse: Path) -> bool:
+def loaded_before(settings: Settings) -> bool:
     """Whether the warehouse has ever loaded a landing file: then a night without new files
     is a warning, not a mistake in the set-up."""
-    if not warehouse.exists():
-        return False
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return table_exists(con, "raw_landing", "file_loads") and con.execute(
+    with raw_tables(settings) as con:
+        return con is not None and table_exists(con, "raw_landing", "file_loads") and con.execute(
             "select count(*) from raw_landing.file_loads where status = 'loaded'").fetchone()[0] > 0
-    finally:
-        con.close()
 
 
 def _redact(message: str) -> str:
@@ -431,7 +428,7 @@ class Nightly:
     def step_load(self, attempt: int) -> StepOutcome:
         landing, warehouse = self.settings.landing_dir, self.settings.warehouse
         missing = not landing.is_dir()
-        if missing and not loaded_before(warehouse):
+        if missing and not loaded_before(self.settings):
             raise StepFailed(f"the landing folder {landing} does not exist and nothing has ever been loaded into "
                              f"{warehouse}: set LANDING_DIR to the folder the CRM exports are dropped in (a typo? a "
                              "mount that is not there?); `make run` or `contacts-demo run` runs the demo",
@@ -452,7 +449,7 @@ class Nightly:
             return StepOutcome("failed", counts, f"{len(result.failed_files)} landing file(s) could not be read "
                                                  "(see raw_landing.file_loads); the others were loaded", problems,
                                alert=True)
-        if not loaded_before(warehouse):
+        if not loaded_before(self.settings):
             return StepOutcome("warn", counts, f"the landing folder {landing} is empty and nothing has been loaded "
                                                "yet: the rest of the night has nothing to work on", alert=True,
                                blocks_rest=True)
@@ -481,7 +478,7 @@ class Nightly:
         env = self.settings.dbt_env()
         env.update(NIGHTLY_RUN_ID=self.run.run_id, NIGHTLY_STEP=step, DBT_TARGET_PATH=str(target))
         self.current.method = "dbt retry" if retry else f"dbt build --selector {SELECTORS[step]}"
-        code, tail = stream_dbt(args, env, step)
+        code, tail = stream_dbt(args, env, step, self.settings.target)
         counts, problems = summarise_run_results(results_file)
         if code == 0:
             # a warning is about the client's data (a validity rate, a drop against recent
@@ -676,8 +673,40 @@ def _utc_naive(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value).astimezone(UTC).replace(tzinfo=None) if value else None
 
 
+def _record_rows(con: duckdb.DuckDBPyConnection, run: RunRecord) -> None:
+    con.execute("delete from monitoring.nightly_runs where nightly_run_id = ?", [run.run_id])
+    con.execute("delete from monitoring.nightly_steps where nightly_run_id = ?", [run.run_id])
+    con.execute("insert into monitoring.nightly_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [run.run_id, _utc_naive(run.started_at), _utc_naive(run.finished_at), run.status, run.seconds,
+                 run.peak_memory_mb, run.resumed_run_id, run.host, run.report_path])
+    for order, s in enumerate(run.steps, start=1):
+        con.execute("insert into monitoring.nightly_steps values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [run.run_id, s.step, order, s.status, s.method, s.attempts, _utc_naive(s.started_at),
+                     _utc_naive(s.finished_at), s.seconds, s.peak_memory_mb, json.dumps(s.counts), s.message])
+
+
 def record_run(settings: Settings, run: RunRecord) -> None:
-    """Write (or rewrite) a run and its steps into monitoring.nightly_runs / nightly_steps."""
+    """Write (or rewrite) a run and its steps into monitoring.nightly_runs / nightly_steps.
+
+    On Spark, one Parquet file per run in each table's folder under the raw tables
+    (<raw_dir>/monitoring/nightly_runs/<run id>.parquet), which Spark registers as it
+    registers the raw tables: a rewrite replaces the run's file, whole."""
+    if settings.target == "spark":
+        con = duckdb.connect()
+        try:
+            con.execute("create schema monitoring")
+            con.execute(RUNS_DDL)
+            con.execute(STEPS_DDL)
+            _record_rows(con, run)
+            for table in ("nightly_runs", "nightly_steps"):
+                folder = settings.raw_dir / "monitoring" / table
+                folder.mkdir(parents=True, exist_ok=True)
+                tmp = folder / f".{run.run_id}.parquet.tmp"
+                con.execute(f"copy monitoring.{table} to '{tmp.as_posix()}' (format parquet)")
+                os.replace(tmp, folder / f"{run.run_id}.parquet")
+        finally:
+            con.close()
+        return
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(settings.warehouse))
     try:
@@ -685,15 +714,7 @@ def record_run(settings: Settings, run: RunRecord) -> None:
         con.execute(RUNS_DDL)
         con.execute(STEPS_DDL)
         con.execute("begin")
-        con.execute("delete from monitoring.nightly_runs where nightly_run_id = ?", [run.run_id])
-        con.execute("delete from monitoring.nightly_steps where nightly_run_id = ?", [run.run_id])
-        con.execute("insert into monitoring.nightly_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [run.run_id, _utc_naive(run.started_at), _utc_naive(run.finished_at), run.status, run.seconds,
-                     run.peak_memory_mb, run.resumed_run_id, run.host, run.report_path])
-        for order, s in enumerate(run.steps, start=1):
-            con.execute("insert into monitoring.nightly_steps values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [run.run_id, s.step, order, s.status, s.method, s.attempts, _utc_naive(s.started_at),
-                         _utc_naive(s.finished_at), s.seconds, s.peak_memory_mb, json.dumps(s.counts), s.message])
+        _record_rows(con, run)
         con.execute("commit")
     finally:
         con.close()

@@ -11,12 +11,13 @@ functions are not available (see "Spark" in the README).
 
     python -m batch.spark_functions build --target spark     # any dbt command line
     python -m batch.spark_functions register-raw-tables      # dlt's Parquet folders as tables
+    python -m batch.spark_functions step build --selector X  # a night's dbt phase (below)
 """
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
 import sys
 import unicodedata
 from fractions import Fraction
@@ -164,7 +165,7 @@ def run_dbt(args: list[str], target: str = TARGET) -> int:
     from dbt.cli.main import dbtRunner
 
     spark_session(target)
-    if "--target" not in args and "-t" not in args:
+    if "--target" not in args and "-t" not in args and args[:1] != ["retry"]:  # retry: the last run's
         args = [*args, "--target", target]
     if "--profiles-dir" not in args:
         args = [*args, "--profiles-dir", str(REPO_ROOT / "profiles"), "--project-dir", str(REPO_ROOT)]
@@ -175,20 +176,76 @@ def run_dbt(args: list[str], target: str = TARGET) -> int:
     return 0 if result.success else 1
 
 
-def register_raw_tables(raw_dir: Path, target: str = TARGET) -> int:
-    """Register the raw tables under `raw_dir` in the Spark catalog (the project's
-    register_raw_tables macro) and refresh them, so the sources read every file loaded
-    so far; dbt's exit code (0 when there is nothing to register)."""
-    tables = [f"{folder.parent.name}.{folder.name}" for folder in raw_table_folders(raw_dir)]
-    if not tables:
-        return 0
-    arguments = json.dumps({"raw_dir": str(raw_dir.resolve()), "tables": tables})
-    return run_dbt(["run-operation", "register_raw_tables", "--args", arguments], target)
+def register_raw_tables(spark: Any, raw_dir: Path) -> list[str]:
+    """Register the raw tables under `raw_dir` (dlt's Parquet folders, and the nightly run's
+    records) in Spark's catalog and refresh them, so the sources read every file loaded so
+    far; returns their names."""
+    tables = []
+    for folder in raw_table_folders(raw_dir):
+        dataset, table = folder.parent.name, folder.name
+        location = folder.resolve().as_posix().replace("'", "\\'")
+        spark.sql(f"create database if not exists {dataset}")
+        spark.sql(f"create table if not exists {dataset}.{table} using parquet location '{location}'")
+        spark.sql(f"refresh table {dataset}.{table}")
+        tables.append(f"{dataset}.{table}")
+    return tables
+
+
+# what the Python steps of a night read (schema -> tables; None: every table of the schema):
+# the enrichment its requests, the exports their rows, the report and summary the monitoring
+PUBLISHED: dict[str, list[str] | None] = {"reference": ["enrichment_providers"], "enriched": ["enrichment_requests"],
+                                          "exports": None, "monitoring": None}
+
+
+def publish(spark: Any, raw_dir: Path, out: Path, published: dict[str, list[str] | None] = PUBLISHED) -> list[str]:
+    """Copy the models the Python steps read out of Spark's catalog into `out/<schema>/<table>`
+    as Parquet (timestamps as UTC wall-clock time, as DuckDB keeps them), each folder swapped
+    in whole; raw tables registered from `raw_dir` are read where they are and not copied.
+    Returns what was published."""
+    from pyspark.sql.types import TimestampType
+
+    raw = {(folder.parent.name, folder.name) for folder in raw_table_folders(raw_dir)}
+    done = []
+    for schema, tables in published.items():
+        if not spark.catalog.databaseExists(schema):
+            continue
+        names = tables if tables is not None else [t.name for t in spark.catalog.listTables(schema)]
+        for table in names:
+            if (schema, table) in raw or not spark.catalog.tableExists(f"{schema}.{table}"):
+                continue
+            frame = spark.table(f"{schema}.{table}")
+            frame = frame.select(*(frame[f.name].cast("timestamp_ntz").alias(f.name)
+                                   if isinstance(f.dataType, TimestampType) else frame[f.name]
+                                   for f in frame.schema.fields))
+            target, tmp, old = out / schema / table, out / schema / f".{table}.new", out / schema / f".{table}.old"
+            frame.coalesce(1).write.mode("overwrite").parquet(str(tmp))
+            if target.exists():
+                target.rename(old)
+            tmp.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+            done.append(f"{schema}.{table}")
+    return done
+
+
+def night_step(args: list[str]) -> int:
+    """One dbt phase of a night on Spark (what `contacts run --target spark` and `contacts
+    build` start): the raw tables registered, dbt run with `args`, then the tables the
+    Python steps read published, whatever dbt said (the report shows a failed phase too)."""
+    settings = load_settings("spark")
+    spark = spark_session()
+    register_raw_tables(spark, settings.raw_dir)
+    code = run_dbt(args)
+    publish(spark, settings.raw_dir, settings.published_dir)
+    return code
 
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["register-raw-tables"]:
-        return register_raw_tables(load_settings().raw_dir, *argv[1:2])
+        tables = register_raw_tables(spark_session(*argv[1:2]), load_settings("spark").raw_dir)
+        print(f"registered {len(tables)} raw table(s)")
+        return 0
+    if argv[:1] == ["step"]:
+        return night_step(argv[1:])
     return run_dbt(argv)
 
 

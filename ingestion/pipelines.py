@@ -51,25 +51,58 @@ def raw_table_folders(raw_dir: Path) -> list[Path]:
     return [folder for folder in sorted(raw_dir.glob("*/*")) if folder.is_dir() and any(folder.glob("*.parquet"))]
 
 
+def _parquet_views(con: duckdb.DuckDBPyConnection, folders: list[Path]) -> None:
+    """A view `schema.table` over each `<schema>/<table>` folder of Parquet files."""
+    for folder in folders:
+        schema, table = folder.parent.name, folder.name
+        con.execute(f'create schema if not exists "{schema}"')
+        files = str(folder / "*.parquet").replace("'", "''")
+        con.execute(f"create or replace view \"{schema}\".\"{table}\" as "
+                    f"select * from read_parquet('{files}', union_by_name = true)")
+
+
 @contextmanager
 def raw_tables(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection | None]:
     """A read-only DuckDB connection holding the raw tables as `dataset.table`, wherever dlt
     wrote them: the warehouse file, or views over the filesystem destination's Parquet
     folders. None before the first load."""
     if settings.raw_destination == "filesystem":
-        folders = raw_table_folders(settings.raw_dir)
         con = duckdb.connect()
-        for folder in folders:
-            dataset, table = folder.parent.name, folder.name
-            con.execute(f'create schema if not exists "{dataset}"')
-            files = str(folder / "*.parquet").replace("'", "''")
-            con.execute(f"create view \"{dataset}\".\"{table}\" as "
-                        f"select * from read_parquet('{files}', union_by_name = true)")
+        _parquet_views(con, raw_table_folders(settings.raw_dir))
     elif settings.warehouse.exists():
         con = duckdb.connect(str(settings.warehouse), read_only=True)
     else:
         yield None
         return
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def read_warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection | None]:
+    """The warehouse as the Python steps read it (enrichment requests, exports, the report,
+    the summary), read-only; None before anything was loaded or built.
+
+    On DuckDB, the warehouse file. On Spark, one DuckDB dialect all the same: an in-memory
+    connection with views over the raw Parquet folders and over the models each Spark phase
+    published (Settings.published_dir: `batch.spark_functions` copies them out of Spark's
+    catalog, so the same code works whatever format the catalog keeps them in).
+    """
+    if settings.target != "spark":
+        if not settings.warehouse.exists():
+            yield None
+            return
+        con = duckdb.connect(str(settings.warehouse), read_only=True)
+    else:
+        folders = [*raw_table_folders(settings.raw_dir), *raw_table_folders(settings.published_dir)]
+        if not folders:
+            yield None
+            return
+        con = duckdb.connect()
+        con.execute("set TimeZone = 'UTC'")
+        _parquet_views(con, folders)
     try:
         yield con
     finally:

@@ -12,6 +12,10 @@
 |                      |                              | warehouse (duckdb) or Parquet files     |
 |                      |                              | (filesystem), which Spark reads         |
 | CONTACTS_RAW_DIR     | data/raw                     | the filesystem destination's folder     |
+| CONTACTS_TARGET      | duckdb                       | the engine: duckdb, or spark (local     |
+|                      |                              | Spark; raw tables always as Parquet)    |
+| CONTACTS_SPARK_DIR   | data/spark                   | Spark's tables, metastore, the nightly  |
+|                      |                              | run's state (the spark target only)     |
 
 Relative paths are resolved against the repository root, so commands behave
 the same from any working directory.
@@ -34,8 +38,10 @@ DEFAULTS = {
     "HEADER_ALIASES": "ingestion/header_aliases.yml",
     "REPORT_DIR": "data/reports",
     "CONTACTS_RAW_DIR": "data/raw",
+    "CONTACTS_SPARK_DIR": "data/spark",
 }
 RAW_DESTINATIONS = ("duckdb", "filesystem")
+TARGETS = ("duckdb", "spark")  # the targets of profiles/profiles.yml a night can run on
 
 
 def _path(name: str) -> Path:
@@ -55,6 +61,16 @@ class Settings:
     # raw_dir (one folder per table: what Spark registers, see docs/spark.md)
     raw_destination: str = "duckdb"
     raw_dir: Path = REPO_ROOT / DEFAULTS["CONTACTS_RAW_DIR"]
+    # the dbt target the models are built on: the DuckDB file `warehouse`, or local Spark,
+    # whose tables and metastore live under spark_dir (see docs/spark.md)
+    target: str = "duckdb"
+    spark_dir: Path = REPO_ROOT / DEFAULTS["CONTACTS_SPARK_DIR"]
+
+    @property
+    def published_dir(self) -> Path:
+        """Spark only: the models the Python steps read (enrichment requests, exports,
+        monitoring), copied out of the catalog as Parquet after each dbt phase."""
+        return self.spark_dir / "published"
 
     @property
     def pipelines_dir(self) -> Path:
@@ -78,6 +94,8 @@ class Settings:
         env["LANDING_DIR"] = str(self.landing_dir)
         env["EXPORT_DIR"] = str(self.export_dir)
         env.setdefault("DBT_PROFILES_DIR", str(REPO_ROOT / "profiles"))
+        env.update(CONTACTS_TARGET=self.target, CONTACTS_SPARK_DIR=str(self.spark_dir),
+                   CONTACTS_RAW_DIR=str(self.raw_dir), CONTACTS_RAW_DESTINATION=self.raw_destination)
         env[SEGMENT_MODELS_VAR] = " ".join(segment_models())
         return env
 
@@ -117,14 +135,36 @@ def _raw_destination() -> str:
     return value
 
 
-def load_settings() -> Settings:
+def _target(target: str | None) -> str:
+    value = (target or os.environ.get("CONTACTS_TARGET") or "duckdb").strip().lower()
+    if value not in TARGETS:
+        raise ValueError(f"CONTACTS_TARGET (--target) must be one of {', '.join(TARGETS)}, not {value!r}")
+    return value
+
+
+def load_settings(target: str | None = None) -> Settings:
+    """The settings of the environment; `target` (the --target option) overrides CONTACTS_TARGET.
+
+    On Spark the raw tables are Parquet files (Spark reads them where dlt wrote them) and
+    the run's own files (its lock and state, dlt's working folder, the credit ledger) sit
+    beside Spark's tables: `warehouse` is then Spark's warehouse folder, not a DuckDB file."""
+    target = _target(target)
+    spark_dir = _path("CONTACTS_SPARK_DIR")
+    raw_destination = _raw_destination()
+    if target == "spark":
+        if os.environ.get("CONTACTS_RAW_DESTINATION", "").strip().lower() == "duckdb":
+            raise ValueError("CONTACTS_RAW_DESTINATION=duckdb cannot feed the spark target: Spark reads "
+                             "the raw tables as Parquet files (leave it unset, or set filesystem)")
+        raw_destination = "filesystem"
     return Settings(
-        warehouse=_path("CONTACTS_WAREHOUSE"),
+        warehouse=spark_dir / "warehouse" if target == "spark" else _path("CONTACTS_WAREHOUSE"),
         landing_dir=_path("LANDING_DIR"),
         export_dir=_path("EXPORT_DIR"),
         ground_truth_dir=_path("GROUND_TRUTH_DIR"),
         header_aliases=_path("HEADER_ALIASES"),
         report_dir=_path("REPORT_DIR"),
-        raw_destination=_raw_destination(),
+        raw_destination=raw_destination,
         raw_dir=_path("CONTACTS_RAW_DIR"),
+        target=target,
+        spark_dir=spark_dir,
     )

@@ -13,7 +13,15 @@ import time
 from functools import partial
 from pathlib import Path
 
-from batch.cli import add_enrich_arguments, add_run_arguments, cmd_enrich, configure, dispatch, run_options
+from batch.cli import (
+    add_enrich_arguments,
+    add_run_arguments,
+    add_target_argument,
+    cmd_enrich,
+    configure,
+    dispatch,
+    run_options,
+)
 from batch.console import render_table
 from batch.runner import run_nightly
 from ingestion.landing import discover_files
@@ -233,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     addresses.add_argument("--show-failures", type=int, default=10, help="wrong street lines to print per set")
     addresses.add_argument("--workdir", help="scratch folder (default: a new temporary folder, removed after)")
     addresses.set_defaults(func=cmd_addresses)
+    add_target_argument(parser, sub)
     return parser
 
 

@@ -33,7 +33,7 @@ def emulator_endpoints(settings: Settings, *, instead_of_configured: bool = Fals
         yield Endpoints()
         return
     if not (settings.ground_truth_dir / "persons.parquet").exists() \
-            or not holds_only_demo_data(settings.landing_dir, settings.warehouse):
+            or not holds_only_demo_data(settings):
         yield Endpoints(skipped="the local provider emulator only answers for demo data, and this warehouse or "
                                 "landing folder holds other contacts: nothing was sent", refused=True)
         return

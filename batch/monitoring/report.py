@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingestion.pipelines import read_warehouse
 from ingestion.settings import Settings, table_exists
 
 REPORT_FILE = "nightly_report.html"
@@ -304,11 +305,10 @@ def report_path(settings: Settings) -> Path:
 def write_report(settings: Settings) -> Path:
     """Write REPORT_DIR/nightly_report.html; returns its path."""
     settings.report_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
+    with read_warehouse(settings) as con:
+        if con is None:
+            raise FileNotFoundError(f"no warehouse at {settings.warehouse}")
         page = build_page(con, settings.warehouse)
-    finally:
-        con.close()
     path = report_path(settings)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(page, encoding="utf-8")

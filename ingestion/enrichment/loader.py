@@ -54,7 +54,7 @@ from ingestion.enrichment.http import CallExpired, DeadlineSession, InFlight
 from ingestion.enrichment.ledger import CreditLedger, OpenCall, utc_day
 from ingestion.enrichment.providers import FIELDS, ItemAnswer, ProviderConfig, Request, RunLimits
 from ingestion.faults import checkpoint
-from ingestion.pipelines import finish_interrupted, loader_file_format, warehouse_pipeline
+from ingestion.pipelines import finish_interrupted, loader_file_format, read_warehouse, warehouse_pipeline
 from ingestion.settings import Settings, table_exists
 
 log = logging.getLogger(__name__)
@@ -77,10 +77,9 @@ class RequestsNotBuilt(RuntimeError):
 def read_requests(settings: Settings, only: list[str] | None = None, limit: int | None = None
                   ) -> tuple[list[Request], dict[str, tuple[str, int]]]:
     """The requests, in waterfall order (at most `limit` per provider), and every provider's (kind, rank)."""
-    if not settings.warehouse.exists():
-        raise RequestsNotBuilt(f"no warehouse at {settings.warehouse}: run the load and `dbt build` first")
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
+    with read_warehouse(settings) as con:
+        if con is None:
+            raise RequestsNotBuilt(f"no warehouse at {settings.warehouse}: run the load and `dbt build` first")
         # answered since enrichment_requests was built (a run without a dbt build in between,
         # or answers a killed run left): never asked, nor billed, again
         where, params = ["1 = 1"], []
@@ -101,8 +100,6 @@ def read_requests(settings: Settings, only: list[str] | None = None, limit: int 
         except duckdb.CatalogException as exc:
             raise RequestsNotBuilt("enriched.enrichment_requests does not exist yet: run `dbt build` "
                                    "(contacts build) before enriching") from exc
-    finally:
-        con.close()
     out = []
     for row in rows:
         rec = dict(zip(REQUEST_COLUMNS, row))
@@ -875,16 +872,13 @@ def _cover(cfg: ProviderConfig, contact_id: str | None, company_domain: str | No
 
 def read_answers_since_requests(settings: Settings) -> list[tuple]:
     """Matched answers to requests enriched.enrichment_requests still lists: received after it was built."""
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        if not table_exists(con, DATASET_NAME, RESPONSES_TABLE):
+    with read_warehouse(settings) as con:
+        if con is None or not table_exists(con, DATASET_NAME, RESPONSES_TABLE):
             return []
         return con.execute(f"""
             select provider, contact_id, company_domain, likelihood, payload from {DATASET_NAME}.{RESPONSES_TABLE}
             where outcome = 'matched' and request_id in (select request_id from enriched.enrichment_requests)
             """).fetchall()
-    finally:
-        con.close()
 
 
 def describe(result: EnrichmentResult) -> tuple[list[str], list[list[object]]]:

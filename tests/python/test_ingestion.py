@@ -195,3 +195,56 @@ def test_the_filesystem_destination_writes_the_same_raw_rows_as_parquet(workspac
                                                                      ("notes.xlsx", "failed")]
     with raw_tables(files) as con:
         assert con.execute(f"select {columns} from raw_landing.contacts order by all").fetchall() == in_duckdb
+
+
+def test_the_spark_target_keeps_its_run_records_and_reads_as_duckdb(workspace, fixture_files, monkeypatch, tmp_path):
+    """What the nightly command does on Spark outside Spark: raw tables as Parquet, the run's
+    records as one Parquet file per run (rewritten whole), and the Python steps reading the
+    raw folders and the published models through one DuckDB connection."""
+    import subprocess
+    import sys
+    from datetime import datetime
+
+    import duckdb
+
+    from batch.runner import RunRecord, StepRecord, loaded_before, record_run
+    from ingestion.pipelines import read_warehouse
+    from ingestion.settings import REPO_ROOT, load_settings
+
+    monkeypatch.setenv("CONTACTS_SPARK_DIR", str(tmp_path / "spark"))
+    monkeypatch.setenv("CONTACTS_RAW_DIR", str(tmp_path / "raw"))
+    monkeypatch.setenv("CONTACTS_RAW_DESTINATION", "duckdb")
+    with pytest.raises(ValueError, match="cannot feed the spark target"):
+        load_settings("spark")
+    monkeypatch.delenv("CONTACTS_RAW_DESTINATION")
+    spark = load_settings("spark")
+    assert (spark.target, spark.raw_destination) == ("spark", "filesystem")
+    assert spark.nightly_dir.parent == tmp_path / "spark"  # the run's state beside Spark's tables
+    with read_warehouse(spark) as con:
+        assert con is None
+    assert not loaded_before(spark)
+
+    run_load(spark)
+    assert loaded_before(spark)
+    run = RunRecord(run_id="20261203T010000Z", started_at="2026-12-03T01:00:00+00:00", status="running", pid=1,
+                    host="h", steps=[StepRecord(step="load", status="ok", counts={"files": 6})])
+    record_run(spark, run)
+    run.status, run.finished_at = "succeeded", "2026-12-03T01:05:00+00:00"
+    record_run(spark, run)  # the same run again: its file rewritten, not a second row
+    runs = tmp_path / "raw" / "monitoring" / "nightly_runs"
+    assert [p.name for p in runs.iterdir()] == ["20261203T010000Z.parquet"]
+    published = spark.published_dir / "exports" / "segment_catalog"
+    published.mkdir(parents=True)
+    duckdb.sql("copy (select 'region_europe' as segment_name) to '" + str(published / "part-0.parquet") + "'")
+    with read_warehouse(spark) as con:
+        assert con.execute("select status, finished_at from monitoring.nightly_runs").fetchall() == [
+            ("succeeded", datetime(2026, 12, 3, 1, 5))]
+        assert con.execute("select counts_json from monitoring.nightly_steps").fetchall() == [('{"files": 6}',)]
+        assert con.execute("select count(*) from raw_landing.contacts").fetchone()[0] > 0
+        assert con.execute("select * from exports.segment_catalog").fetchall() == [("region_europe",)]
+    assert not workspace.warehouse.exists()  # nothing went to a DuckDB file
+
+    # what rewrites rows in place is refused on Spark, with one line that says why
+    forget = subprocess.run([sys.executable, "-m", "batch", "forget", "--target", "spark", "--email", "a@b.com"],
+                            cwd=REPO_ROOT, capture_output=True, text=True, env={**os.environ}, check=False)
+    assert forget.returncode == 2 and "not available on the spark target" in forget.stderr

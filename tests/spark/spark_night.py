@@ -103,8 +103,9 @@ def main() -> int:
     if args.unit_test:
         return run_unit_test_on_tables(args.unit_test)
     dbt_args = args.dbt[1:] if args.dbt[:1] == ["--"] else args.dbt
-    code = register_raw_tables(load_settings().raw_dir)
-    if code == 0:
+    code = 0
+    if dbt_args:  # none: only the snapshot
+        register_raw_tables(spark_session(), load_settings("spark").raw_dir)
         code = run_dbt(dbt_args)
     # the models as they stand, whatever dbt said: the test reports what differs
     snapshot(model_relations(Path(os.environ["DBT_TARGET_PATH"])), args.snapshot)

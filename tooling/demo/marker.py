@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
-
 from ingestion.landing import FILE_LOADS_TABLE, SUPPRESSION_SOURCE, discover_files, file_sha256
-from ingestion.settings import table_exists
+from ingestion.pipelines import raw_tables
+from ingestion.settings import Settings, table_exists
 
 DEMO_MARKER = ".demo_files.json"
 
@@ -29,24 +28,20 @@ def demo_file_hashes(landing_dir: Path) -> set[str]:
     return hashes
 
 
-def holds_only_demo_data(landing_dir: Path, warehouse: Path) -> bool:
+def holds_only_demo_data(settings: Settings) -> bool:
     """Whether every contact file in the landing folder, and every one the warehouse ever
     loaded, is a file the demo generator wrote (suppression lists aside: they are never
     sent anywhere). Real contacts must never reach the emulator, nor be held back by its
     'not found' answers."""
-    demo = demo_file_hashes(landing_dir)
+    demo = demo_file_hashes(settings.landing_dir)
     if not demo:
         return False
-    contact_files = [p for p in discover_files(landing_dir) if not p.name.startswith(SUPPRESSION_SOURCE + "__")]
+    contact_files = [p for p in discover_files(settings.landing_dir)
+                     if not p.name.startswith(SUPPRESSION_SOURCE + "__")]
     if any(file_sha256(p) not in demo for p in contact_files):
         return False
-    if not warehouse.exists():
-        return True
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        if not table_exists(con, "raw_landing", FILE_LOADS_TABLE):
+    with raw_tables(settings) as con:
+        if con is None or not table_exists(con, "raw_landing", FILE_LOADS_TABLE):
             return True
         loaded = con.execute(f"select distinct file_path, file_sha256 from raw_landing.{FILE_LOADS_TABLE}").fetchall()
-    finally:
-        con.close()
     return all(sha in demo for path, sha in loaded if not Path(path).name.startswith(SUPPRESSION_SOURCE + "__"))
