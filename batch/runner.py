@@ -10,6 +10,10 @@ Steps, in order:
 | build_after_enrichment    | dbt build --selector nightly_after_enrichment                        |
 | export                    | the campaign files of every segment (contacts export)                |
 
+On the spark target (`--target spark`) the same steps run on local Spark: each dbt phase in
+a process that owns the Spark session (batch.spark_functions `step`), the Python steps
+reading through DuckDB views (ingestion.pipelines.read_warehouse); docs/spark.md.
+
 Then, whatever happened: the run and its steps are recorded in monitoring.nightly_runs and
 monitoring.nightly_steps, the HTML report is written, a summary is printed and, when the
 run failed (or warned, if asked), an alert is posted to the webhook.
