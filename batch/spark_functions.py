@@ -191,39 +191,36 @@ def register_raw_tables(spark: Any, raw_dir: Path) -> list[str]:
     return tables
 
 
-# what the Python steps of a night read (schema -> tables; None: every table of the schema):
-# the enrichment its requests, the exports their rows, the report and summary the monitoring
-PUBLISHED: dict[str, list[str] | None] = {"reference": ["enrichment_providers"], "enriched": ["enrichment_requests"],
-                                          "exports": None, "monitoring": None}
+# what the Python steps of a night read: the enrichment its requests, the exports their rows
+# and the reasons a contact left a list, the report and the summary the monitoring. Only
+# these: the membership history, an append-only log, grows every night and no step reads it
+PUBLISHED = ["reference.enrichment_providers", "enriched.enrichment_requests", "exports.segment_catalog",
+             "exports.segment_memberships", "exports.campaign_export_contacts", "exports.campaign_suppressions",
+             "exports.campaign_contact_status", "monitoring.dbt_results", "monitoring.pipeline_metrics"]
 
 
-def publish(spark: Any, raw_dir: Path, out: Path, published: dict[str, list[str] | None] = PUBLISHED) -> list[str]:
+def publish(spark: Any, out: Path, published: list[str] = PUBLISHED) -> list[str]:
     """Copy the models the Python steps read out of Spark's catalog into `out/<schema>/<table>`
     as Parquet (timestamps as UTC wall-clock time, as DuckDB keeps them), each folder swapped
-    in whole; raw tables registered from `raw_dir` are read where they are and not copied.
-    Returns what was published."""
+    in whole. Returns what was published (a model not built yet is left out)."""
     from pyspark.sql.types import TimestampType
 
-    raw = {(folder.parent.name, folder.name) for folder in raw_table_folders(raw_dir)}
     done = []
-    for schema, tables in published.items():
-        if not spark.catalog.databaseExists(schema):
+    for relation in published:
+        if not spark.catalog.tableExists(relation):
             continue
-        names = tables if tables is not None else [t.name for t in spark.catalog.listTables(schema)]
-        for table in names:
-            if (schema, table) in raw or not spark.catalog.tableExists(f"{schema}.{table}"):
-                continue
-            frame = spark.table(f"{schema}.{table}")
-            frame = frame.select(*(frame[f.name].cast("timestamp_ntz").alias(f.name)
-                                   if isinstance(f.dataType, TimestampType) else frame[f.name]
-                                   for f in frame.schema.fields))
-            target, tmp, old = out / schema / table, out / schema / f".{table}.new", out / schema / f".{table}.old"
-            frame.coalesce(1).write.mode("overwrite").parquet(str(tmp))
-            if target.exists():
-                target.rename(old)
-            tmp.rename(target)
-            shutil.rmtree(old, ignore_errors=True)
-            done.append(f"{schema}.{table}")
+        frame = spark.table(relation)
+        frame = frame.select(*(frame[f.name].cast("timestamp_ntz").alias(f.name)
+                               if isinstance(f.dataType, TimestampType) else frame[f.name]
+                               for f in frame.schema.fields))
+        schema, table = relation.split(".")
+        target, tmp, old = out / schema / table, out / schema / f".{table}.new", out / schema / f".{table}.old"
+        frame.coalesce(1).write.mode("overwrite").parquet(str(tmp))
+        if target.exists():
+            target.rename(old)
+        tmp.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+        done.append(relation)
     return done
 
 
@@ -235,7 +232,7 @@ def night_step(args: list[str]) -> int:
     spark = spark_session()
     register_raw_tables(spark, settings.raw_dir)
     code = run_dbt(args)
-    publish(spark, settings.raw_dir, settings.published_dir)
+    publish(spark, settings.published_dir)
     return code
 
 
