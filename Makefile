@@ -9,6 +9,9 @@ CONTACTS ?= 500000
 DEDUPE_SCALES ?= 100000,500000,1000000
 NIGHTLY_SCALES ?= 500000,1000000
 PYTEST_ARGS ?=
+# make test: one pytest worker per core (pytest-xdist), each taking whole test files so a
+# module's shared build stays in one worker. TEST_WORKERS=0 runs the suite in one process
+TEST_WORKERS ?= 2
 
 .PHONY: spark-venv test-spark run test bench linkage addresses demo load build docs docs-serve lint freeze clean venv
 
@@ -64,7 +67,7 @@ run: $(STAMP)
 
 ## every test: pytest (generator, ingestion, real dbt builds) and the lint (Python and SQL)
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory lint
 
 ## stage timings and peak memory on CONTACTS demo contacts (default 500,000), the deduped
