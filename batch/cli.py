@@ -248,7 +248,7 @@ def dispatch(args: argparse.Namespace) -> int:
     """Call the parsed command; any failure becomes one line for the operator (the traceback with -v)."""
     try:
         settings = load_settings(getattr(args, "target", None))
-        if settings.target == "spark" and args.command in ("forget", "review"):
+        if settings.target == "spark" and args.command == "review":
             print(f"ERROR {args.command}: not available on the spark target yet: it rewrites rows in place, which "
                   "Parquet tables cannot do (docs/spark.md)", file=sys.stderr)
             return 2

@@ -18,6 +18,9 @@ The person is every contact that holds one of the given addresses in any of its 
    bytes in the file's freed blocks (CHECKPOINT and VACUUM do not clear them), so the
    file is copied, schema by schema, into a new one that replaces it.
 
+On the spark target the same steps run on the raw Parquet folders and Spark's tables (see
+"on Spark" below); instead of step 5, Spark rewrites every table's files in the rebuild.
+
 Nothing about the person is printed or logged: only counts.
 """
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +41,8 @@ from batch.dbt import run_dbt
 from batch.exports import run_export
 from batch.lock import AlreadyRunning, RunLock
 from ingestion.landing.load import run_load
-from ingestion.settings import Settings, table_exists
+from ingestion.pipelines import finish_raw_rewrite, parquet_views, raw_table_folders, rewrite_raw_folders
+from ingestion.settings import REPO_ROOT, Settings, table_exists
 from ingestion.suppression import append_erasures, email_hmac, normalise_email
 
 log = logging.getLogger(__name__)
@@ -118,78 +123,148 @@ def forget(settings: Settings, emails: list[str]) -> ForgetResult:
     wanted = sorted({normalise_email(e) for e in emails if e and e.strip()})
     if not wanted:
         raise ValueError("no e-mail address given")
-    result = ForgetResult()
-    con = duckdb.connect(str(settings.warehouse))
-    try:
-        _find_person(con, wanted)
-        result.contacts = con.execute("select count(*) from forget_contacts").fetchone()[0]
-        result.records = con.execute("select count(*) from forget_rows").fetchone()[0]
-        addresses = {r[0] for r in con.execute(
-            "select lower(trim(email)) from forget_rows where nullif(trim(email), '') is not null").fetchall()}
-        addresses |= set(wanted)
-        if table_exists(con, "cleaned", "cleaned_contacts"):
-            addresses |= {r[0] for r in con.execute(
-                "select email_address from cleaned.cleaned_contacts where email_address is not null "
-                "and contact_record_id in (select contact_record_id from forget_record_ids)").fetchall()}
-        hashes = {email_hmac(a) for a in addresses}  # keyed: the list is no dictionary of addresses
-        # first the suppression entry: should anything below fail, the person is not re-imported
-        append_erasures(settings.landing_dir, hashes)
-        result.addresses_suppressed = len(hashes)
-
-        con.execute("begin transaction")
-        # raw contact rows -> quarantined rows without text; the load log's counts follow
-        result.rows["raw_landing.contacts"] = con.execute("""
-            insert into raw_landing.quarantined_rows (quarantine_key, _file_load_id, _source_file,
-                _source_file_sha256, _source_row_number, _source_line_number, reason_code, reason, raw_text,
-                _loaded_at, _dlt_load_id)
-            select rows._file_load_id || '-e' || cast(rows._source_row_number as varchar), rows._file_load_id,
-                   rows._source_file, loads.file_sha256, rows._source_row_number, rows._source_line_number,
-                   'erased', 'erased on request (contacts forget)', null, current_timestamp,
-                   rows._dlt_load_id
-            from forget_rows as rows
-            inner join raw_landing.file_loads as loads on rows._file_load_id = loads.file_load_id
-            """).fetchone()[0]
-        con.execute("""
-            update raw_landing.file_loads as loads
-            set rows_loaded = loads.rows_loaded - erased.n, rows_quarantined = loads.rows_quarantined + erased.n
-            from (select _file_load_id, count(*) as n from forget_rows group by _file_load_id) as erased
-            where loads.file_load_id = erased._file_load_id""")
-        con.execute("""
-            delete from raw_landing.contacts
-            where concat_ws('-', _file_load_id, cast(_source_row_number as varchar))
-                in (select contact_record_id from forget_record_ids)""")
-        result.rows["raw_landing.quarantined_rows (text erased)"] = con.execute("""
-            update raw_landing.quarantined_rows
-            set raw_text = null, reason = reason || ' (text erased on request)'
-            where raw_text is not null
-              and exists (select 1 from forget_strings where contains(lower(raw_text), lower(forget_strings.value)))
-            """).fetchone()[0]
-        if table_exists(con, "raw_enrichment", "provider_responses"):
-            result.rows["raw_enrichment.provider_responses"] = con.execute("""
-                delete from raw_enrichment.provider_responses
-                where contact_id in (select contact_id from forget_contacts)
-                   or exists (select 1 from forget_strings where contains(lower(payload), lower(forget_strings.value)))
-                """).fetchone()[0]
-        # segment_membership_log: the spells of a warehouse of an earlier version, not yet migrated
-        for table in ("segment_membership_events", "segment_membership_log"):
-            if table_exists(con, "segments", table):
-                result.rows[f"segments.{table}"] = con.execute(f"""
-                    delete from segments.{table}
-                    where contact_id in (select contact_id from forget_contacts)""").fetchone()[0]
-        if table_exists(con, "review", "merge_decisions") and table_exists(con, "deduped", "contact_identity_map"):
-            # a reviewer's note may name them; their CRM ids are theirs too
-            result.rows["review.merge_decisions"] = con.execute("""
-                delete from review.merge_decisions
-                where source_record_key_a in (select source_record_key from forget_record_keys)
-                   or source_record_key_b in (select source_record_key from forget_record_keys)""").fetchone()[0]
-        con.execute("commit")
-        con.execute("checkpoint")
-    finally:
-        con.close()
+    if settings.target == "spark":
+        result = _forget_in_raw_folders(settings, wanted)
+    else:
+        con = duckdb.connect(str(settings.warehouse))
+        try:
+            result = _forget_in(con, settings, wanted)
+            con.execute("checkpoint")
+        finally:
+            con.close()
     # dlt keeps no loaded rows (load.delete_completed_jobs); packages of older versions might
     for jobs in settings.pipelines_dir.glob("*/load/loaded/*/completed_jobs"):
         shutil.rmtree(jobs, ignore_errors=True)
     log.info("forgot %d contact(s), %d raw record(s)", result.contacts, result.records)
+    return result
+
+
+def _forget_in(con: duckdb.DuckDBPyConnection, settings: Settings, wanted: list[str]) -> ForgetResult:
+    """Steps 1 to 3 on `con`, which holds the raw tables (and the models, once built) by name."""
+    result = ForgetResult()
+    _find_person(con, wanted)
+    result.contacts = con.execute("select count(*) from forget_contacts").fetchone()[0]
+    result.records = con.execute("select count(*) from forget_rows").fetchone()[0]
+    addresses = {r[0] for r in con.execute(
+        "select lower(trim(email)) from forget_rows where nullif(trim(email), '') is not null").fetchall()}
+    addresses |= set(wanted)
+    if table_exists(con, "cleaned", "cleaned_contacts"):
+        addresses |= {r[0] for r in con.execute(
+            "select email_address from cleaned.cleaned_contacts where email_address is not null "
+            "and contact_record_id in (select contact_record_id from forget_record_ids)").fetchall()}
+    hashes = {email_hmac(a) for a in addresses}  # keyed: the list is no dictionary of addresses
+    # first the suppression entry: should anything below fail, the person is not re-imported
+    append_erasures(settings.landing_dir, hashes)
+    result.addresses_suppressed = len(hashes)
+
+    con.execute("begin transaction")
+    # raw contact rows -> quarantined rows without text; the load log's counts follow
+    result.rows["raw_landing.contacts"] = con.execute("""
+        insert into raw_landing.quarantined_rows (quarantine_key, _file_load_id, _source_file,
+            _source_file_sha256, _source_row_number, _source_line_number, reason_code, reason, raw_text,
+            _loaded_at, _dlt_load_id)
+        select rows._file_load_id || '-e' || cast(rows._source_row_number as varchar), rows._file_load_id,
+               rows._source_file, loads.file_sha256, rows._source_row_number, rows._source_line_number,
+               'erased', 'erased on request (contacts forget)', null, current_timestamp,
+               rows._dlt_load_id
+        from forget_rows as rows
+        inner join raw_landing.file_loads as loads on rows._file_load_id = loads.file_load_id
+        """).fetchone()[0]
+    con.execute("""
+        update raw_landing.file_loads as loads
+        set rows_loaded = loads.rows_loaded - erased.n, rows_quarantined = loads.rows_quarantined + erased.n
+        from (select _file_load_id, count(*) as n from forget_rows group by _file_load_id) as erased
+        where loads.file_load_id = erased._file_load_id""")
+    con.execute("""
+        delete from raw_landing.contacts
+        where concat_ws('-', _file_load_id, cast(_source_row_number as varchar))
+            in (select contact_record_id from forget_record_ids)""")
+    result.rows["raw_landing.quarantined_rows (text erased)"] = con.execute("""
+        update raw_landing.quarantined_rows
+        set raw_text = null, reason = reason || ' (text erased on request)'
+        where raw_text is not null
+          and exists (select 1 from forget_strings where contains(lower(raw_text), lower(forget_strings.value)))
+        """).fetchone()[0]
+    if table_exists(con, "raw_enrichment", "provider_responses"):
+        result.rows["raw_enrichment.provider_responses"] = con.execute("""
+            delete from raw_enrichment.provider_responses
+            where contact_id in (select contact_id from forget_contacts)
+               or exists (select 1 from forget_strings where contains(lower(payload), lower(forget_strings.value)))
+            """).fetchone()[0]
+    # segment_membership_log: the spells of a warehouse of an earlier version, not yet migrated
+    for table in ("segment_membership_events", "segment_membership_log"):
+        if table_exists(con, "segments", table):
+            result.rows[f"segments.{table}"] = con.execute(f"""
+                delete from segments.{table}
+                where contact_id in (select contact_id from forget_contacts)""").fetchone()[0]
+    if table_exists(con, "review", "merge_decisions") and table_exists(con, "deduped", "contact_identity_map"):
+        # a reviewer's note may name them; their CRM ids are theirs too
+        result.rows["review.merge_decisions"] = con.execute("""
+            delete from review.merge_decisions
+            where source_record_key_a in (select source_record_key from forget_record_keys)
+               or source_record_key_b in (select source_record_key from forget_record_keys)""").fetchone()[0]
+    con.execute("commit")
+    return result
+
+
+# ------------------------------------------------------------------ on Spark ----
+# The raw tables are Parquet folders (dlt's filesystem destination) and the models Spark's
+# tables. What finds the person (the identity map, its aliases, the cleaned addresses) is
+# copied out of Spark into a scratch folder; the raw tables are read into an in-memory
+# DuckDB, where steps 1 to 3 run as on the warehouse file, and written back folder by folder
+# (all or none: ingestion.pipelines.rewrite_raw_folders). Spark's own tables that keep rows
+# across a full refresh (the membership events, the reviewers' decisions) lose the person's
+# rows in the Spark process that then rebuilds every model (batch.spark_functions `step
+# --erase-rows`). The scratch folder holds personal data: it is removed at the end, and by
+# the next `contacts forget` should this one be killed.
+
+# the raw tables an erasure changes
+RAW_ERASED = ("raw_landing.contacts", "raw_landing.quarantined_rows", "raw_landing.file_loads",
+              "raw_enrichment.provider_responses")
+# the columns of the models that find the person (see _find_person)
+ERASURE_SCOPE = {"deduped.contact_identity_map": ["contact_record_id", "contact_id", "source_record_key"],
+                 "deduped.contact_id_aliases": ["retired_contact_id", "contact_id"],
+                 "cleaned.cleaned_contacts": ["contact_record_id", "email_address"]}
+
+
+def erasure_scratch(settings: Settings) -> Path:
+    return settings.spark_dir / "erasure"
+
+
+def _spark(settings: Settings, *args: str) -> int:
+    """`python -m batch.spark_functions ARGS` in its own process (one JVM), its exit code."""
+    return subprocess.run([sys.executable, "-m", "batch.spark_functions", *args], cwd=REPO_ROOT,
+                          env=settings.dbt_env(), check=False).returncode
+
+
+def _forget_in_raw_folders(settings: Settings, wanted: list[str]) -> ForgetResult:
+    scratch = erasure_scratch(settings)
+    shutil.rmtree(scratch, ignore_errors=True)  # a killed erasure's
+    finish_raw_rewrite(settings.raw_dir)
+    if _spark(settings, "erasure-scope", str(scratch / "scope")):
+        raise RuntimeError("Spark could not copy out the models that find the person (see above)")
+    folders = {f"{folder.parent.name}.{folder.name}": folder for folder in raw_table_folders(settings.raw_dir)}
+    tables = {relation: folders[relation] for relation in RAW_ERASED if relation in folders}
+    if "raw_landing.contacts" not in tables:
+        raise RuntimeError(f"no raw contacts under {settings.raw_dir}: nothing was loaded there")
+    con = duckdb.connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        for relation, folder in tables.items():
+            schema = relation.split(".")[0]
+            files = (folder / "*.parquet").as_posix().replace("'", "''")
+            con.execute(f"create schema if not exists {schema}")
+            con.execute(f"create table {relation} as select * from read_parquet('{files}', union_by_name = true)")
+        parquet_views(con, raw_table_folders(scratch / "scope"))
+        result = _forget_in(con, settings, wanted)
+        # what Spark's own tables lose, for the step that rebuilds them
+        for name, sql in (("contacts", "select distinct contact_id from forget_contacts"),
+                          ("record_keys", "select distinct source_record_key from forget_record_keys")):
+            target = (scratch / f"{name}.parquet").as_posix().replace("'", "''")
+            con.execute(f"copy ({sql}) to '{target}' (format parquet)")
+        rewrite_raw_folders(con, settings.raw_dir, tables)
+    finally:
+        con.close()
     return result
 
 
@@ -240,20 +315,30 @@ def erase(settings: Settings, emails: list[str]) -> int:
 
 
 def _erase(settings: Settings, emails: list[str]) -> int:
-    result = forget(settings, emails)
-    print(f"Erasing {len(emails)} address(es): {result.contacts} contact id(s), {result.records} raw record(s); "
-          f"{result.addresses_suppressed} address hash(es) added to the suppression list.")
-    print(render_table(["relation", "rows"], [[k, v] for k, v in result.rows.items()]))
-    print("== load the suppression list")
-    run_load(settings)
-    print("== dbt build --full-refresh (every model, from what is left)")
-    code = run_dbt(settings, ["build", "--full-refresh"])
-    if code:
-        print("The rebuild failed: the raw data is erased, the models still hold the person until a "
-              "successful `dbt build --full-refresh`.", file=sys.stderr)
-        return 1
-    print("== campaign exports, again")
-    print_export_result(run_export(settings))
-    print("== rewrite the warehouse file (a deleted row's bytes stay in freed blocks until then)")
-    rewrite_warehouse(settings.warehouse)
-    return 0
+    spark = settings.target == "spark"
+    try:
+        result = forget(settings, emails)
+        print(f"Erasing {len(emails)} address(es): {result.contacts} contact id(s), {result.records} raw record(s); "
+              f"{result.addresses_suppressed} address hash(es) added to the suppression list.")
+        print(render_table(["relation", "rows"], [[k, v] for k, v in result.rows.items()]))
+        print("== load the suppression list")
+        run_load(settings)
+        print("== dbt build --full-refresh (every model, from what is left)")
+        if spark:  # the membership events and reviewers' decisions first lose the person's rows
+            code = _spark(settings, "step", "--erase-rows", str(erasure_scratch(settings)), "build", "--full-refresh")
+        else:
+            code = run_dbt(settings, ["build", "--full-refresh"])
+        if code:
+            print("The rebuild failed: the raw data is erased, the models still hold the person until a "
+                  "successful `dbt build --full-refresh`" + (" on Spark (`contacts build --target spark -- "
+                                                             "--full-refresh`)." if spark else "."), file=sys.stderr)
+            return 1
+        print("== campaign exports, again")
+        print_export_result(run_export(settings))
+        if not spark:  # Spark rewrote every table's files; the raw folders were rewritten above
+            print("== rewrite the warehouse file (a deleted row's bytes stay in freed blocks until then)")
+            rewrite_warehouse(settings.warehouse)
+        return 0
+    finally:
+        if spark:
+            shutil.rmtree(erasure_scratch(settings), ignore_errors=True)

@@ -12,6 +12,7 @@ functions are not available (see "Spark" in the README).
     python -m batch.spark_functions build --target spark     # any dbt command line
     python -m batch.spark_functions register-raw-tables      # dlt's Parquet folders as tables
     python -m batch.spark_functions step build --selector X  # a night's dbt phase (below)
+    python -m batch.spark_functions erasure-scope DIR        # contacts forget (batch.privacy)
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import yaml
 from jinja2 import Environment
 
 from batch.duckdb_functions import FUNCTIONS
-from ingestion.pipelines import raw_table_folders
+from ingestion.pipelines import finish_raw_rewrite, raw_table_folders
 from ingestion.settings import REPO_ROOT, load_settings
 
 PROFILE = "contact_enrichment"
@@ -180,6 +181,7 @@ def register_raw_tables(spark: Any, raw_dir: Path) -> list[str]:
     """Register the raw tables under `raw_dir` (dlt's Parquet folders, and the nightly run's
     records) in Spark's catalog and refresh them, so the sources read every file loaded so
     far; returns their names."""
+    finish_raw_rewrite(raw_dir)  # an erasure killed while it swapped raw folders
     tables = []
     for folder in raw_table_folders(raw_dir):
         dataset, table = folder.parent.name, folder.name
@@ -199,10 +201,12 @@ PUBLISHED = ["reference.enrichment_providers", "enriched.enrichment_requests", "
              "exports.campaign_contact_status", "monitoring.dbt_results", "monitoring.pipeline_metrics"]
 
 
-def publish(spark: Any, out: Path, published: list[str] = PUBLISHED) -> list[str]:
+def publish(spark: Any, out: Path, published: list[str] = PUBLISHED,
+            columns: dict[str, list[str]] | None = None) -> list[str]:
     """Copy the models the Python steps read out of Spark's catalog into `out/<schema>/<table>`
     as Parquet (timestamps as UTC wall-clock time, as DuckDB keeps them), each folder swapped
-    in whole. Returns what was published (a model not built yet is left out)."""
+    in whole; only the `columns` named for a relation, if any. Returns what was published (a
+    model not built yet is left out)."""
     from pyspark.sql.types import TimestampType
 
     done = []
@@ -210,6 +214,8 @@ def publish(spark: Any, out: Path, published: list[str] = PUBLISHED) -> list[str
         if not spark.catalog.tableExists(relation):
             continue
         frame = spark.table(relation)
+        if columns and relation in columns:
+            frame = frame.select(*columns[relation])
         frame = frame.select(*(frame[f.name].cast("timestamp_ntz").alias(f.name)
                                if isinstance(f.dataType, TimestampType) else frame[f.name]
                                for f in frame.schema.fields))
@@ -224,12 +230,73 @@ def publish(spark: Any, out: Path, published: list[str] = PUBLISHED) -> list[str
     return done
 
 
+# `contacts forget`: Spark's tables that keep rows across a full refresh, and what picks a
+# person's rows in each (column, file of the erasure's scratch folder, its column). See
+# batch.privacy, "on Spark"
+ERASED_ROWS = {"segments.segment_membership_events": [("contact_id", "contacts.parquet", "contact_id")],
+               "review.merge_decisions": [("source_record_key_a", "record_keys.parquet", "source_record_key"),
+                                          ("source_record_key_b", "record_keys.parquet", "source_record_key")]}
+KEPT_SUFFIX = "__kept_by_erasure"
+
+
+def _table_location(spark: Any, relation: str) -> Path:
+    """Where a managed table `relation` keeps its files (its schema's folder, then its name)."""
+    from urllib.parse import urlparse
+
+    schema, table = relation.split(".")
+    return Path(urlparse(spark.catalog.getDatabase(schema).locationUri).path) / table
+
+
+def finish_erasure_copies(spark: Any) -> list[str]:
+    """Put back the rows an erasure kept of a table (ERASED_ROWS) if a kill stopped it while
+    it rewrote the table; the tables restored."""
+    restored = []
+    for relation in ERASED_ROWS:
+        kept = relation + KEPT_SUFFIX
+        if spark.catalog.tableExists(kept):  # in the catalog once all its rows were written
+            spark.sql(f"insert overwrite table {relation} select * from {kept}")
+            spark.sql(f"drop table {kept}")
+            restored.append(relation)
+    return restored
+
+
+def erase_rows(spark: Any, scratch: Path) -> dict[str, int]:
+    """Rewrite each table of ERASED_ROWS without the rows of the people the erasure's
+    scratch folder names (Parquet tables cannot delete rows): the rows kept are written to a
+    table of their own first, so a kill at any point leaves them whole. Rows dropped, by table."""
+    from pyspark.sql.functions import col
+
+    finish_erasure_copies(spark)
+    dropped = {}
+    for relation, conditions in ERASED_ROWS.items():
+        if not spark.catalog.tableExists(relation):
+            continue
+        frame = kept = spark.table(relation)
+        for column, file, key in conditions:
+            people = spark.read.parquet(str(scratch / file)).select(col(key).alias("erased_key"))
+            kept = kept.join(people, kept[column] == people["erased_key"], "left_anti")
+        dropped[relation] = frame.count() - kept.count()
+        if not dropped[relation]:
+            continue
+        copy = relation + KEPT_SUFFIX
+        shutil.rmtree(_table_location(spark, copy), ignore_errors=True)  # files of a copy killed midway
+        kept.write.format("parquet").mode("overwrite").saveAsTable(copy)
+        finish_erasure_copies(spark)
+    return dropped
+
+
 def night_step(args: list[str]) -> int:
     """One dbt phase of a night on Spark (what `contacts run --target spark` and `contacts
     build` start): the raw tables registered, dbt run with `args`, then the tables the
-    Python steps read published, whatever dbt said (the report shows a failed phase too)."""
+    Python steps read published, whatever dbt said (the report shows a failed phase too).
+    `--erase-rows DIR` first (`contacts forget`): Spark's tables lose the erased people's rows."""
     settings = load_settings("spark")
     spark = spark_session()
+    finish_erasure_copies(spark)
+    if args[:1] == ["--erase-rows"]:
+        dropped = erase_rows(spark, Path(args[1]))
+        print("erased rows: " + ", ".join(f"{relation} {n}" for relation, n in dropped.items()), flush=True)
+        args = args[2:]
     register_raw_tables(spark, settings.raw_dir)
     code = run_dbt(args)
     publish(spark, settings.published_dir)
@@ -243,6 +310,11 @@ def main(argv: list[str]) -> int:
         return 0
     if argv[:1] == ["step"]:
         return night_step(argv[1:])
+    if argv[:1] == ["erasure-scope"]:  # contacts forget: what finds the person, into a scratch folder
+        from batch.privacy import ERASURE_SCOPE
+
+        publish(spark_session(), Path(argv[1]), list(ERASURE_SCOPE), ERASURE_SCOPE)
+        return 0
     return run_dbt(argv)
 
 

@@ -11,8 +11,10 @@ so the next run ends in the state an uninterrupted one would have.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,11 +49,60 @@ def loader_file_format(settings: Settings) -> str | None:
 def raw_table_folders(raw_dir: Path) -> list[Path]:
     """The folders dlt's filesystem destination wrote a table's Parquet files into
     (<raw_dir>/<dataset>/<table>/*.parquet); dlt's own `_dlt_*` tables, JSON lines, are not
-    among them."""
-    return [folder for folder in sorted(raw_dir.glob("*/*")) if folder.is_dir() and any(folder.glob("*.parquet"))]
+    among them, nor a folder being written (a name starting with a dot)."""
+    return [folder for folder in sorted(raw_dir.glob("*/*"))
+            if folder.is_dir() and not folder.name.startswith(".") and any(folder.glob("*.parquet"))]
 
 
-def _parquet_views(con: duckdb.DuckDBPyConnection, folders: list[Path]) -> None:
+# A rewrite of raw Parquet folders (`contacts forget` on the filesystem destination): every
+# table's new folder is written beside it first, then this plan is written, then the folders
+# are swapped. A run killed before the plan leaves only new folders, which are dropped; one
+# killed after it is rolled forward, so the tables change together or not at all.
+REWRITE_PLAN = ".rewrite-plan.json"
+
+
+def _swap_paths(folder: Path) -> tuple[Path, Path]:
+    return folder.with_name(f".{folder.name}.rewritten"), folder.with_name(f".{folder.name}.replaced")
+
+
+def rewrite_raw_folders(con: duckdb.DuckDBPyConnection, raw_dir: Path, tables: dict[str, Path]) -> None:
+    """Replace each raw folder of `tables` (relation of `con` -> its folder under `raw_dir`)
+    by one Parquet file of the relation's rows, all or none (REWRITE_PLAN)."""
+    for relation, folder in tables.items():
+        new, _ = _swap_paths(folder)
+        shutil.rmtree(new, ignore_errors=True)
+        new.mkdir(parents=True)
+        target = (new / "rewritten.parquet").as_posix().replace("'", "''")
+        con.execute(f"copy (select * from {relation}) to '{target}' (format parquet)")
+    plan = raw_dir / REWRITE_PLAN
+    plan.with_suffix(".tmp").write_text(json.dumps([str(folder) for folder in tables.values()]), encoding="utf-8")
+    os.replace(plan.with_suffix(".tmp"), plan)
+    finish_raw_rewrite(raw_dir)
+
+
+def finish_raw_rewrite(raw_dir: Path) -> int:
+    """Complete a rewrite of raw folders a kill interrupted (or drop one that had not
+    written all its folders yet); the number of folders swapped in. Every run that reads or
+    loads the raw folders calls it first."""
+    plan = raw_dir / REWRITE_PLAN
+    swapped = 0
+    if plan.exists():
+        for folder in map(Path, json.loads(plan.read_text(encoding="utf-8"))):
+            new, old = _swap_paths(folder)
+            if new.exists():
+                if folder.exists():
+                    folder.rename(old)
+                new.rename(folder)
+                swapped += 1
+            shutil.rmtree(old, ignore_errors=True)
+        plan.unlink()
+    for leftover in raw_dir.glob("*/.*.rewritten"):  # written, never planned: the old folder stands
+        shutil.rmtree(leftover, ignore_errors=True)
+    plan.with_suffix(".tmp").unlink(missing_ok=True)
+    return swapped
+
+
+def parquet_views(con: duckdb.DuckDBPyConnection, folders: list[Path]) -> None:
     """A view `schema.table` over each `<schema>/<table>` folder of Parquet files."""
     for folder in folders:
         schema, table = folder.parent.name, folder.name
@@ -68,7 +119,7 @@ def raw_tables(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection | None]
     folders. None before the first load."""
     if settings.raw_destination == "filesystem":
         con = duckdb.connect()
-        _parquet_views(con, raw_table_folders(settings.raw_dir))
+        parquet_views(con, raw_table_folders(settings.raw_dir))
     elif settings.warehouse.exists():
         con = duckdb.connect(str(settings.warehouse), read_only=True)
     else:
@@ -102,7 +153,7 @@ def read_warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection | N
             return
         con = duckdb.connect()
         con.execute("set TimeZone = 'UTC'")
-        _parquet_views(con, folders)
+        parquet_views(con, folders)
     try:
         yield con
     finally:

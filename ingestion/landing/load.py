@@ -11,7 +11,13 @@ import dlt
 
 from ingestion.faults import checkpoint
 from ingestion.landing import CONTACTS_TABLE, FILE_LOADS_TABLE, QUARANTINE_TABLE, FileReport, landing_source
-from ingestion.pipelines import finish_interrupted, loader_file_format, raw_tables, warehouse_pipeline
+from ingestion.pipelines import (
+    finish_interrupted,
+    finish_raw_rewrite,
+    loader_file_format,
+    raw_tables,
+    warehouse_pipeline,
+)
 from ingestion.settings import Settings, table_exists
 from ingestion.suppression import known_hashes
 
@@ -52,6 +58,8 @@ def run_load(settings: Settings, on_extracted: Callable[[LoadResult], None] | No
 
     `on_extracted` is called once the new files are read and before they are loaded: what
     is about to be loaded can be recorded by then, in case the run is killed meanwhile."""
+    if settings.raw_destination == "filesystem":
+        finish_raw_rewrite(settings.raw_dir)  # an erasure killed while it swapped raw folders
     pipeline = make_pipeline(settings)
     result = LoadResult()
     if pipeline.has_pending_data:

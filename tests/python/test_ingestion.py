@@ -244,7 +244,60 @@ def test_the_spark_target_keeps_its_run_records_and_reads_as_duckdb(workspace, f
         assert con.execute("select * from exports.segment_catalog").fetchall() == [("region_europe",)]
     assert not workspace.warehouse.exists()  # nothing went to a DuckDB file
 
-    # what rewrites rows in place is refused on Spark, with one line that says why
-    forget = subprocess.run([sys.executable, "-m", "batch", "forget", "--target", "spark", "--email", "a@b.com"],
+    # the merge review rewrites rows in place: refused on Spark, with one line that says why
+    review = subprocess.run([sys.executable, "-m", "batch", "review", "--target", "spark", "list"],
                             cwd=REPO_ROOT, capture_output=True, text=True, env={**os.environ}, check=False)
-    assert forget.returncode == 2 and "not available on the spark target" in forget.stderr
+    assert review.returncode == 2 and "not available on the spark target" in review.stderr
+
+
+def test_a_rewrite_of_raw_folders_killed_midway_ends_all_or_none(workspace, fixture_files, monkeypatch, tmp_path):
+    """`contacts forget` on Spark rewrites raw Parquet folders together (the contacts lose a
+    row that the quarantine gains): killed once the new folders are all written, the next
+    load swaps the rest in; killed before, the old folders stand and the new are dropped."""
+    import duckdb
+
+    from ingestion import pipelines
+    from ingestion.pipelines import REWRITE_PLAN, raw_table_folders, raw_tables, rewrite_raw_folders
+    from ingestion.settings import load_settings
+
+    monkeypatch.setenv("CONTACTS_SPARK_DIR", str(tmp_path / "spark"))
+    monkeypatch.setenv("CONTACTS_RAW_DIR", str(tmp_path / "raw"))
+    spark = load_settings("spark")
+    run_load(spark)
+
+    def counts() -> tuple[int, int]:
+        with raw_tables(spark) as con:
+            return tuple(con.execute(f"select count(*) from raw_landing.{t}").fetchone()[0]
+                         for t in ("contacts", "quarantined_rows"))
+
+    loaded, quarantined = counts()
+    folders = {f"{f.parent.name}.{f.name}": f for f in raw_table_folders(spark.raw_dir)}
+    tables = {r: folders[r] for r in ("raw_landing.contacts", "raw_landing.quarantined_rows")}
+    con = duckdb.connect()
+    con.execute("create schema raw_landing")
+    for relation, folder in tables.items():
+        con.execute(f"create table {relation} as select * from read_parquet('{folder}/*.parquet')")
+    con.execute("insert into raw_landing.quarantined_rows (quarantine_key, reason_code) values ('moved', 'erased')")
+    con.execute("delete from raw_landing.contacts where _source_row_number = 1")
+    moved = loaded - con.execute("select count(*) from raw_landing.contacts").fetchone()[0]
+    assert moved > 0
+
+    # killed before the plan: nothing changes, the written folders go
+    monkeypatch.setattr(pipelines, "REWRITE_PLAN", "unwritable/plan.json")
+    with pytest.raises(FileNotFoundError):
+        rewrite_raw_folders(con, spark.raw_dir, tables)
+    monkeypatch.setattr(pipelines, "REWRITE_PLAN", REWRITE_PLAN)
+    assert list(spark.raw_dir.glob("*/.*")) and counts() == (loaded, quarantined)
+    run_load(spark)
+    assert not list(spark.raw_dir.glob("*/.*")) and counts() == (loaded, quarantined)
+
+    # killed after the plan, with one folder swapped out and not in: the next load ends the swap
+    monkeypatch.setattr(pipelines, "finish_raw_rewrite", lambda raw_dir: 0)
+    rewrite_raw_folders(con, spark.raw_dir, tables)
+    monkeypatch.undo()
+    contacts = tables["raw_landing.contacts"]
+    contacts.rename(contacts.with_name(f".{contacts.name}.replaced"))
+    assert "raw_landing.contacts" not in {f"{f.parent.name}.{f.name}" for f in raw_table_folders(spark.raw_dir)}
+    run_load(spark)
+    assert counts() == (loaded - moved, quarantined + 1)
+    assert not list(spark.raw_dir.glob("*/.*")) and not (spark.raw_dir / REWRITE_PLAN).exists()

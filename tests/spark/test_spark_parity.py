@@ -11,20 +11,24 @@ loaded by each engine: `dbt build` on DuckDB, an incremental `dbt run` on Spark 
 ran its tests), compared the same way. The pairs' similarity scores are reported, not
 asserted (name_similarity is the same function on both engines, so they agree too). Then
 Spark's night 2 must equal a full rebuild of the cleaned and deduped layers under the same
-match weights (DuckDB's: night 1 shows the two engines build the same tables), and the
-clustering's unit test, which dbt does not run on Spark, must hold there through real
-tables.
+match weights (DuckDB's: night 1 shows the two engines build the same tables). Night 3
+brings newer versions of known records and new contacts, compared the same two ways. Then
+a person is erased on both engines (`contacts forget`): no file of the Spark engine keeps
+a trace, and the lists left are the same. Last, the clustering's unit test, which dbt does
+not run on Spark, must hold there through real tables (it overwrites the inputs).
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -160,15 +164,48 @@ def night_1(env: Engines) -> Night:
     return Night(out, copy_warehouse(env, "1"), spark_code, duckdb_code)
 
 
+def incremental_night(env: Engines, night: str) -> Night:
+    """The landing folder's new files loaded by each engine; `dbt build` on DuckDB, an
+    incremental `dbt run` on Spark (night 1 ran the data tests: these nights are about the
+    rows they leave)"""
+    run_load(env.duckdb)
+    run_load(env.spark)
+    duckdb_code, duckdb_copy = duckdb_night(env, night, ["build"])
+    spark_code, spark_out = spark_night(env, night, ["run"])
+    return Night(spark_out, duckdb_copy, spark_code, duckdb_code)
+
+
 @pytest.fixture(scope="module")
 def night_2(env: Engines, night_1: Night) -> Night:
     generate(DELTA, 20, env.spark.landing_dir / "delta", env.spark.ground_truth_dir / "delta")
-    run_load(env.duckdb)
-    run_load(env.spark)
-    duckdb_code, duckdb_copy = duckdb_night(env, "2", ["build"])
-    # the night's data tests ran on night 1: this night is about the rows it leaves
-    spark_code, spark_out = spark_night(env, "2", ["run"])
-    return Night(spark_out, duckdb_copy, spark_code, duckdb_code)
+    return incremental_night(env, "2")
+
+
+def write_updates(landing: Path, rows: int) -> Path:
+    """A CRM's re-export of `rows` contacts it sent on night 1, changed since: a new phone
+    number and job title, a later modification date (newer versions of the same records)"""
+    export = landing / "hubspot__contacts_export.csv"
+    with export.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        header, records = reader.fieldnames, list(reader)[:rows]
+    for number, record in enumerate(records):
+        record["Phone Number"] = f"+1 (312) 555-{number:04d}"
+        record["Job Title"] = "Chief Marketing Officer" if number % 2 else "VP Sales"
+        record["Last Modified Date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    updates = landing / "hubspot__contacts_update.csv"
+    with updates.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, header)
+        writer.writeheader()
+        writer.writerows(records)
+    return updates
+
+
+@pytest.fixture(scope="module")
+def night_3(env: Engines, night_2: Night) -> Night:
+    """Night 3: newer versions of 60 known records, and 100 new contacts"""
+    write_updates(env.spark.landing_dir, 60)
+    generate(100, 21, env.spark.landing_dir / "delta_3", env.spark.ground_truth_dir / "delta_3")
+    return incremental_night(env, "3")
 
 
 def compare(night: Night, models: list[str] | None = None, whole: tuple[str, ...] = WHOLE,
@@ -291,20 +328,94 @@ def test_night_2_incremental_on_spark_equals_duckdb(night_2: Night) -> None:
     assert differences == {"counts": {}, "rows": {}}
 
 
-def test_night_2_on_spark_equals_a_full_rebuild(env: Engines, night_2: Night) -> None:
+def equals_a_full_rebuild(env: Engines, night: Night, name: str) -> dict[str, object]:
+    """What differs between Spark's incremental night and a full rebuild of the cleaned and
+    deduped layers (DuckDB's, from the same raw rows, under the same match weights)"""
     selection = ["--select", *(f"path:models/{layer}" for layer in REBUILT), "--exclude", "deduped_match_parameters"]
-    code, rebuilt = duckdb_night(env, "2_rebuilt", ["run", "--full-refresh", *selection])
+    code, rebuilt = duckdb_night(env, f"{name}_rebuilt", ["run", "--full-refresh", *selection])
     assert code == 0
     models = [p.stem for layer in REBUILT for p in (REPO_ROOT / "models" / layer).glob("*.sql")]
-    differences = compare(Night(night_2.spark, rebuilt, 0, 0), models, whole=tuple(models), live=True)
+    return compare(Night(night.spark, rebuilt, 0, 0), models, whole=tuple(models), live=True)
+
+
+def test_night_2_on_spark_equals_a_full_rebuild(env: Engines, night_2: Night) -> None:
+    assert equals_a_full_rebuild(env, night_2, "2") == {"counts": {}, "rows": {}}
+
+
+def test_night_3_updates_on_spark_equal_duckdb_and_a_full_rebuild(env: Engines, night_3: Night) -> None:
+    assert night_3.duckdb_code == 0
+    assert night_3.spark_code == 0
+    # the newer versions took: the cleaned records hold the new phones
+    updated = duckdb.sql(f"""select count(*) from read_parquet('{night_3.spark / "cleaned_contacts"}/*.parquet')
+                             where phone_e164 like '+1312555%'""").fetchone()[0]
+    assert updated >= 60
+    differences = compare(night_3)
+    print("night 3 similarity scores that differ (pairs):", score_differences(night_3))
     assert differences == {"counts": {}, "rows": {}}
+    assert equals_a_full_rebuild(env, night_3, "3") == {"counts": {}, "rows": {}}
 
 
-def test_the_clustering_unit_test_holds_on_spark_through_the_steps(env: Engines, night_2: Night) -> None:
+def forget(settings: Settings, email: str, root: Path) -> subprocess.CompletedProcess:
+    """`contacts forget --target <engine> --email ...`, its output kept (and its time printed)"""
+    env = {**settings.dbt_env(), "DBT_TARGET_PATH": str(root / f"target_forget_{settings.target}")}
+    log = root / f"forget_{settings.target}.log"
+    code = watched([sys.executable, "-m", "batch", "forget", "--target", settings.target, "--email", email], env,
+                   f"contacts forget on {settings.target}", log)
+    return subprocess.CompletedProcess([], code, log.read_text(encoding="utf-8"))
+
+
+def traces_in_files(folders: list[Path], traces: set[str]) -> list[tuple[str, str]]:
+    """(file, trace) for each trace found in a file under `folders`: in its bytes, and in the
+    decoded rows of a Parquet file (whose pages may be compressed)."""
+    found = []
+    for path in (p for folder in folders for p in folder.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        text = ""
+        if path.suffix == ".parquet" and data[:4] == b"PAR1":
+            text = str(duckdb.sql(f"select * from read_parquet('{path}')").fetchall()).lower()
+        found += [(str(path), t) for t in traces if t.encode() in data or t.lower() in text]
+    return found
+
+
+def test_an_erasure_on_spark_leaves_no_byte_and_the_same_lists_as_on_duckdb(env: Engines, night_3: Night) -> None:
+    """`contacts forget --target spark`: the person's raw rows become erased quarantine rows in
+    the Parquet folders, Spark's tables and the published copies are rebuilt without them, and
+    no file of the Spark engine holds their address or phone; the lists left equal DuckDB's
+    after the same erasure."""
+    contact_id, email, phone = rows_of(env.duckdb, """
+        select contact_id, email_address, phone_e164 from exports.campaign_export_contacts
+        where phone_e164 is not null order by contact_id limit 1""")[0]
+    raw = rows_of(env.duckdb, f"""
+        select raw.email, raw.phone from raw_landing.contacts as raw
+        inner join deduped.contact_identity_map as map
+            on map.contact_record_id = concat_ws('-', raw._file_load_id, cast(raw._source_row_number as varchar))
+        where map.contact_id = '{contact_id}'""")
+    traces = {email, phone} | {e.strip() for e, _ in raw if e and len(e.strip()) > 5}
+    traces |= {p.strip() for _, p in raw if p and len(p.strip()) > 7}
+    spark_files = [env.spark.spark_dir, env.spark.raw_dir, env.spark.export_dir, env.spark.report_dir,
+                   env.root / "logs"]
+    assert traces_in_files([env.spark.raw_dir, env.spark.export_dir], traces)  # found before
+
+    erased = forget(env.spark, email, env.root)
+    assert erased.returncode == 0, "contacts forget on Spark failed: see its output above"
+    assert not any(t in erased.stdout for t in traces)
+    assert traces_in_files(spark_files, traces) == []
+    assert rows_of(env.spark, f"select count(*) from exports.campaign_export_contacts "
+                              f"where contact_id = '{contact_id}'") == [(0,)]
+    # every landing row still accounted for: the person's rows are quarantined as erased
+    assert rows_of(env.spark, """
+        select count(*) from raw_landing.quarantined_rows where reason_code = 'erased'""")[0][0] == len(raw) > 0
+
+    assert forget(env.duckdb, email, env.root).returncode == 0
+    spark_exports, duckdb_exports = export_files(env.spark.export_dir), export_files(env.duckdb.export_dir)
+    assert spark_exports == duckdb_exports
+
+
+def test_the_clustering_unit_test_holds_on_spark_through_the_steps(env: Engines, night_3: Night) -> None:
     """clusters_split_a_conflict_along_the_strongest_links, which dbt does not run on Spark
     (a unit test is one query; this model is built in steps there): its rows as tables."""
     code = subprocess.run([sys.executable, str(Path(__file__).parent / "spark_night.py"), "--unit-test",
                            "clusters_split_a_conflict_along_the_strongest_links"], cwd=REPO_ROOT,
-                          env={**env.spark.dbt_env(), "DBT_TARGET_PATH": str(env.root / "target_spark_2")},
+                          env={**env.spark.dbt_env(), "DBT_TARGET_PATH": str(env.root / "target_spark_3")},
                           check=False).returncode
     assert code == 0
