@@ -262,7 +262,8 @@ def _forget_in_raw_folders(settings: Settings, wanted: list[str]) -> ForgetResul
                           ("record_keys", "select distinct source_record_key from forget_record_keys")):
             target = (scratch / f"{name}.parquet").as_posix().replace("'", "''")
             con.execute(f"copy ({sql}) to '{target}' (format parquet)")
-        rewrite_raw_folders(con, settings.raw_dir, tables)
+        if any(result.rows.values()):  # a person not found leaves the raw folders as they are
+            rewrite_raw_folders(con, settings.raw_dir, tables)
     finally:
         con.close()
     return result
