@@ -346,8 +346,9 @@ def test_night_3_updates_on_spark_equal_duckdb_and_a_full_rebuild(env: Engines, 
     assert night_3.duckdb_code == 0
     assert night_3.spark_code == 0
     # the newer versions took: the cleaned records hold the new phones
-    updated = duckdb.sql(f"""select count(*) from read_parquet('{night_3.spark / "cleaned_contacts"}/*.parquet')
-                             where phone_e164 like '+1312555%'""").fetchone()[0]
+    updated = duckdb.connect().execute(f"""
+        select count(*) from read_parquet('{night_3.spark / "cleaned_contacts"}/*.parquet')
+        where phone_e164 like '+1312555%'""").fetchone()[0]
     assert updated >= 60
     differences = compare(night_3)
     print("night 3 similarity scores that differ (pairs):", score_differences(night_3))
