@@ -258,6 +258,7 @@ def _forget_in_raw_folders(settings: Settings, wanted: list[str]) -> ForgetResul
         parquet_views(con, raw_table_folders(scratch / "scope"))
         result = _forget_in(con, settings, wanted)
         # what Spark's own tables lose, for the step that rebuilds them
+        scratch.mkdir(parents=True, exist_ok=True)  # (no model built yet: nothing was copied out)
         for name, sql in (("contacts", "select distinct contact_id from forget_contacts"),
                           ("record_keys", "select distinct source_record_key from forget_record_keys")):
             target = (scratch / f"{name}.parquet").as_posix().replace("'", "''")
