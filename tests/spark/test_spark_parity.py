@@ -350,7 +350,9 @@ def test_night_3_updates_on_spark_equal_duckdb_and_a_full_rebuild(env: Engines, 
         select count(*) from read_parquet('{night_3.spark / "cleaned_contacts"}/*.parquet')
         where phone_e164 like '+1312555%'""").fetchone()[0]
     assert updated >= 60
-    differences = compare(night_3)
+    # the pairs where they are candidates today: night 2's check rebuilt DuckDB's cleaned and
+    # deduped layers, which drops the pairs that stopped being candidates; Spark's nights keep them
+    differences = compare(night_3, live=True)
     print("night 3 similarity scores that differ (pairs):", score_differences(night_3))
     assert differences == {"counts": {}, "rows": {}}
     assert equals_a_full_rebuild(env, night_3, "3") == {"counts": {}, "rows": {}}
