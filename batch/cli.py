@@ -37,6 +37,11 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     extra = args.dbt_args[1:] if args.dbt_args[:1] == ["--"] else args.dbt_args  # `build -- --select x`
+    if settings.normalisers == "table":  # the functions' values the models will look up, first
+        from batch.normalise import prepare
+
+        if code := prepare(settings):
+            return code
     return run_dbt(settings, ["build", *extra])
 
 

@@ -10,7 +10,9 @@ The person is every contact that holds one of the given addresses in any of its 
    file, row and line stay, so every landing row is still accounted for), and the load
    log's counts follow; quarantined rows that mention them lose their text;
 3. the providers' answers about them, their segment membership history and the merge
-   decisions reviewers took on their records are deleted;
+   decisions reviewers took on their records are deleted; when the Python functions are
+   looked up in tables (CONTACTS_NORMALISERS=table), the values no record passes any more
+   leave those tables (batch.normalise --prune);
 4. every model is rebuilt from what is left (dbt build --full-refresh; the contact id
    registry keeps its ids, which carry no personal data), and the exports are written
    again without them;
@@ -316,6 +318,19 @@ def erase(settings: Settings, emails: list[str]) -> int:
         lock.release()
 
 
+def _prune_normalised(settings: Settings) -> int:
+    """CONTACTS_NORMALISERS=table: the normalised tables (batch.normalise) lose the values no
+    record passes any more, the person's, before the rebuild; an exit status."""
+    from batch.normalise import prepare
+
+    print("== the normalised values, without the person's")
+    code = prepare(settings, prune=True, full_refresh=True)
+    if code:
+        print("The normalised values could not be pruned: the raw data is erased, the normalised tables "
+              "still hold the person's values until `contacts forget` is run again.", file=sys.stderr)
+    return code
+
+
 def _erase(settings: Settings, emails: list[str]) -> int:
     spark = settings.target == "spark"
     try:
@@ -325,6 +340,8 @@ def _erase(settings: Settings, emails: list[str]) -> int:
         print(render_table(["relation", "rows"], [[k, v] for k, v in result.rows.items()]))
         print("== load the suppression list")
         run_load(settings)
+        if settings.normalisers == "table" and _prune_normalised(settings):
+            return 1
         print("== dbt build --full-refresh (every model, from what is left)")
         if spark:  # the membership events and reviewers' decisions first lose the person's rows
             code = _spark(settings, "step", "--erase-rows", str(erasure_scratch(settings)), "build", "--full-refresh")

@@ -5,6 +5,9 @@ Steps, in order:
 | step                      | what                                                                 |
 |---------------------------|----------------------------------------------------------------------|
 | load                      | new and changed landing files into raw_landing (contacts load)       |
+| normalise_inputs          | CONTACTS_NORMALISERS=table only: dbt build --selector                |
+|                           | nightly_normaliser_inputs (what the Python functions are passed)     |
+| normalise                 | ... and their new values into normalised.* (batch.normalise)         |
 | build_before_enrichment   | dbt build --selector nightly_before_enrichment (selectors.yml)       |
 | enrich                    | ask the providers what enriched.enrichment_requests lists            |
 | build_after_enrichment    | dbt build --selector nightly_after_enrichment                        |
@@ -79,7 +82,8 @@ log = logging.getLogger(__name__)
 
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another run holds the lock; try again later
 NIGHT_HOURS = 12  # a run resuming one that started less than this before shares its night (its credit budget)
-SELECTORS = {"build_before_enrichment": "nightly_before_enrichment",
+SELECTORS = {"normalise_inputs": "nightly_normaliser_inputs",
+             "build_before_enrichment": "nightly_before_enrichment",
              "build_after_enrichment": "nightly_after_enrichment"}
 # dbt output that means the warehouse or the machine was busy, not that the project is wrong
 TRANSIENT_DBT_ERRORS = re.compile(
@@ -569,9 +573,34 @@ class Nightly:
             "--confirm-removals` (a new or wrong warehouse, CONTACTS_WAREHOUSE, is the usual cause)"
             for s in result.held] + [f"{segment}: not exported, {why}" for segment, why in result.refused.items()])
 
+    def step_normalise(self, attempt: int) -> StepOutcome:
+        """CONTACTS_NORMALISERS=table: the Python functions' new values into normalised.*
+        (batch.normalise), on a session the project owns, before the cleaned models look
+        them up."""
+        if self.settings.target == "spark":
+            command = [sys.executable, "-m", "batch.spark_functions", "normalise"]
+        else:
+            command = [sys.executable, "-m", "batch.normalise"]
+        self.current.method = "python -m " + " ".join(command[2:])
+        done = subprocess.run(command, cwd=REPO_ROOT, env=self.settings.dbt_env(), capture_output=True, text=True)
+        sys.stdout.write(done.stdout)
+        if done.returncode:
+            last = next((line for line in reversed(done.stderr.splitlines()) if line.strip()), "")
+            raise StepFailed(f"normalise failed: {_redact(last.strip()) or f'exit status {done.returncode}'}",
+                             transient=False)
+        added = {name: int(n.replace(",", "")) for name, n in
+                 re.findall(r"(\w+) \+([\d,]+)", done.stdout.rsplit("normalised values:", 1)[-1])}
+        return StepOutcome("ok", {"values_added": sum(added.values()), **added})
+
     def steps(self) -> list[tuple[str, str, Callable[[int], StepOutcome]]]:
+        normalise = [
+            ("normalise_inputs", "dbt build of what the Python functions are passed",
+             lambda attempt: self.step_dbt("normalise_inputs", attempt)),
+            ("normalise", "the Python functions' new values into the normalised tables", self.step_normalise),
+        ] if self.settings.normalisers == "table" else []
         return [
             ("load", "load the landing files", self.step_load),
+            *normalise,
             ("build_before_enrichment", "dbt build of what the enrichment requests need",
              lambda attempt: self.step_dbt("build_before_enrichment", attempt)),
             ("enrich", "ask the enrichment providers", self.step_enrich),

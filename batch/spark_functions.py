@@ -13,6 +13,7 @@ functions are not available (see "Spark" in the README).
     python -m batch.spark_functions register-raw-tables      # dlt's Parquet folders as tables
     python -m batch.spark_functions step build --selector X  # a night's dbt phase (below)
     python -m batch.spark_functions erasure-scope DIR        # contacts forget (batch.privacy)
+    python -m batch.spark_functions normalise [--prune]      # CONTACTS_NORMALISERS=table (batch.normalise)
 """
 
 from __future__ import annotations
@@ -127,12 +128,12 @@ SPARK_FUNCTIONS: list[tuple[str, Any, str]] = [("duckdb_jaro_winkler", duckdb_ja
                                                ("strip_accents", strip_accents_arrow, "string")]
 
 
-def register_functions(spark: Any) -> list[str]:
-    """Register every function of batch.duckdb_functions, and SPARK_FUNCTIONS, on `spark`;
-    returns their names."""
+def register_functions(spark: Any, normalisers: bool = True) -> list[str]:
+    """Register every function of batch.duckdb_functions (unless not `normalisers`), and
+    SPARK_FUNCTIONS, on `spark`; returns their names."""
     from pyspark.sql.functions import arrow_udf
 
-    functions = [(name, function, spark_type) for name, function, _, _, spark_type in FUNCTIONS]
+    functions = [(name, function, spark_type) for name, function, _, _, spark_type in FUNCTIONS if normalisers]
     for name, function, spark_type in [*functions, *SPARK_FUNCTIONS]:
         spark.udf.register(name, arrow_udf(_arrow_function(function), spark_type))
     return [name for name, *_ in [*functions, *SPARK_FUNCTIONS]]
@@ -147,8 +148,10 @@ def prepare_environment(repo_root: Path = REPO_ROOT) -> None:
     os.chdir(repo_root)
 
 
-def spark_session(target: str = TARGET) -> Any:
-    """The local Spark session of the profile's `target`, with the project's functions."""
+def spark_session(target: str = TARGET, normalisers: bool | None = None) -> Any:
+    """The local Spark session of the profile's `target`, with the project's functions. With
+    CONTACTS_NORMALISERS=table (unless `normalisers` says otherwise) the normalisers are not
+    registered: the models look their values up (batch.normalise), as on a cluster."""
     from pyspark.sql import SparkSession
 
     prepare_environment()
@@ -157,7 +160,9 @@ def spark_session(target: str = TARGET) -> Any:
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
-    register_functions(spark)
+    if normalisers is None:
+        normalisers = os.environ.get("CONTACTS_NORMALISERS", "function").strip().lower() != "table"
+    register_functions(spark, normalisers)
     return spark
 
 
@@ -247,11 +252,11 @@ def _table_location(spark: Any, relation: str) -> Path:
     return Path(urlparse(spark.catalog.getDatabase(schema).locationUri).path) / table
 
 
-def finish_erasure_copies(spark: Any) -> list[str]:
-    """Put back the rows an erasure kept of a table (ERASED_ROWS) if a kill stopped it while
-    it rewrote the table; the tables restored."""
+def finish_erasure_copies(spark: Any, relations: Any = None) -> list[str]:
+    """Put back the rows an erasure kept of a table (ERASED_ROWS, or `relations`) if a kill
+    stopped it while it rewrote the table; the tables restored."""
     restored = []
-    for relation in ERASED_ROWS:
+    for relation in ERASED_ROWS if relations is None else relations:
         kept = relation + KEPT_SUFFIX
         if spark.catalog.tableExists(kept):  # in the catalog once all its rows were written
             spark.sql(f"insert overwrite table {relation} select * from {kept}")
@@ -260,10 +265,20 @@ def finish_erasure_copies(spark: Any) -> list[str]:
     return restored
 
 
+def rewrite_keeping(spark: Any, relation: str, kept: Any) -> None:
+    """Rewrite the Parquet table `relation` with the rows of the DataFrame `kept` (which
+    reads it: Spark cannot overwrite a table it reads, nor delete from Parquet): the rows go
+    to a table of their own first, so a kill at any point leaves them whole, and
+    finish_erasure_copies puts them back."""
+    copy = relation + KEPT_SUFFIX
+    shutil.rmtree(_table_location(spark, copy), ignore_errors=True)  # files of a copy killed midway
+    kept.write.format("parquet").mode("overwrite").saveAsTable(copy)
+    finish_erasure_copies(spark, [relation])
+
+
 def erase_rows(spark: Any, scratch: Path) -> dict[str, int]:
     """Rewrite each table of ERASED_ROWS without the rows of the people the erasure's
-    scratch folder names (Parquet tables cannot delete rows): the rows kept are written to a
-    table of their own first, so a kill at any point leaves them whole. Rows dropped, by table."""
+    scratch folder names. Rows dropped, by table."""
     from pyspark.sql.functions import col
 
     finish_erasure_copies(spark)
@@ -276,13 +291,24 @@ def erase_rows(spark: Any, scratch: Path) -> dict[str, int]:
             people = spark.read.parquet(str(scratch / file)).select(col(key).alias("erased_key"))
             kept = kept.join(people, kept[column] == people["erased_key"], "left_anti")
         dropped[relation] = frame.count() - kept.count()
-        if not dropped[relation]:
-            continue
-        copy = relation + KEPT_SUFFIX
-        shutil.rmtree(_table_location(spark, copy), ignore_errors=True)  # files of a copy killed midway
-        kept.write.format("parquet").mode("overwrite").saveAsTable(copy)
-        finish_erasure_copies(spark)
+        if dropped[relation]:
+            rewrite_keeping(spark, relation, kept)
     return dropped
+
+
+def spark_engine(spark: Any) -> Any:
+    """batch.normalise's Engine on a Spark session (with the project's functions registered):
+    SQL through spark.sql, a table's rows dropped by a kept copy (rewrite_keeping)."""
+    from batch.normalise import SCHEMA, Engine
+
+    def sql(statement: str) -> list[tuple]:
+        return [tuple(row) for row in spark.sql(statement).collect()]
+
+    def keep_only(table: str, condition: str) -> None:
+        rewrite_keeping(spark, table, spark.sql(f"select * from {table} as kept where {condition}"))
+
+    return Engine(sql=sql, create_schema=f"create database if not exists {SCHEMA}", table_format="using parquet",
+                  keep_only=keep_only, finish=lambda tables: finish_erasure_copies(spark, tables))
 
 
 def night_step(args: list[str]) -> int:
@@ -310,6 +336,13 @@ def main(argv: list[str]) -> int:
         return 0
     if argv[:1] == ["step"]:
         return night_step(argv[1:])
+    if argv[:1] == ["normalise"]:  # CONTACTS_NORMALISERS=table: the functions' new values (batch.normalise)
+        from batch.normalise import fill, report
+
+        spark = spark_session(normalisers=True)
+        register_raw_tables(spark, load_settings("spark").raw_dir)
+        print(report(fill(spark_engine(spark), prune="--prune" in argv[1:])), flush=True)
+        return 0
     if argv[:1] == ["erasure-scope"]:  # contacts forget: what finds the person, into a scratch folder
         from batch.privacy import ERASURE_SCOPE
 

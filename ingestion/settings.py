@@ -42,6 +42,9 @@ DEFAULTS = {
 }
 RAW_DESTINATIONS = ("duckdb", "filesystem")
 TARGETS = ("duckdb", "spark")  # the targets of profiles/profiles.yml a night can run on
+# how the models call the Python functions: on the engine's session, or looked up in the
+# keyed tables batch.normalise fills (the `normalised` macro; docs/spark.md)
+NORMALISERS = ("function", "table")
 
 
 def _path(name: str) -> Path:
@@ -65,6 +68,8 @@ class Settings:
     # whose tables and metastore live under spark_dir (see docs/spark.md)
     target: str = "duckdb"
     spark_dir: Path = REPO_ROOT / DEFAULTS["CONTACTS_SPARK_DIR"]
+    # `function` (called on the engine's session) or `table` (looked up in normalised.*)
+    normalisers: str = "function"
 
     @property
     def published_dir(self) -> Path:
@@ -95,7 +100,8 @@ class Settings:
         env["EXPORT_DIR"] = str(self.export_dir)
         env.setdefault("DBT_PROFILES_DIR", str(REPO_ROOT / "profiles"))
         env.update(CONTACTS_TARGET=self.target, CONTACTS_SPARK_DIR=str(self.spark_dir),
-                   CONTACTS_RAW_DIR=str(self.raw_dir), CONTACTS_RAW_DESTINATION=self.raw_destination)
+                   CONTACTS_RAW_DIR=str(self.raw_dir), CONTACTS_RAW_DESTINATION=self.raw_destination,
+                   CONTACTS_NORMALISERS=self.normalisers)
         env[SEGMENT_MODELS_VAR] = " ".join(segment_models())
         return env
 
@@ -135,6 +141,13 @@ def _raw_destination() -> str:
     return value
 
 
+def _normalisers() -> str:
+    value = (os.environ.get("CONTACTS_NORMALISERS") or "function").strip().lower()
+    if value not in NORMALISERS:
+        raise ValueError(f"CONTACTS_NORMALISERS must be one of {', '.join(NORMALISERS)}, not {value!r}")
+    return value
+
+
 def _target(target: str | None) -> str:
     value = (target or os.environ.get("CONTACTS_TARGET") or "duckdb").strip().lower()
     if value not in TARGETS:
@@ -167,4 +180,5 @@ def load_settings(target: str | None = None) -> Settings:
         raw_dir=_path("CONTACTS_RAW_DIR"),
         target=target,
         spark_dir=spark_dir,
+        normalisers=_normalisers(),
     )

@@ -26,26 +26,10 @@ countries as (
 
 ),
 
--- the three Publication 28 tables, each as one text the parser reads (key=code=...,...)
+-- the three Publication 28 tables, each as one text the parser reads, and their checksum
 street_tables as (
 
-    select
-        (
-            select {{ string_list_agg(
-                "concat_ws('=', suffix_key, suffix_code, suffix_name, "
-                ~ "case when source = 'C1' then 'true' else 'false' end)") }}
-            from {{ ref('usps_street_suffixes') }}
-        ) as suffixes,
-        (
-            select {{ string_list_agg(
-                "concat_ws('=', designator_key, designator_code, case when needs_number then 'true' else 'false' end)"
-            ) }}
-            from {{ ref('usps_unit_designators') }}
-        ) as designators,
-        (
-            select {{ string_list_agg("concat_ws('=', directional_key, directional_code)") }}
-            from {{ ref('usps_directionals') }}
-        ) as directionals
+    {{ usps_street_tables() }}
 
 ),
 
@@ -74,14 +58,8 @@ street_lines as (
 
     select
         with_address_country.*,
-        nullif({{ regexp_replace_all(
-            regexp_replace_all(
-                regexp_replace_all(
-                    "upper(replace(replace(concat_ws(', ', with_address_country.street_line_1, "
-                    ~ "with_address_country.street_line_2), chr(10), ','), chr(13), ' '))",
-                    " *[,;][ ,;]*", ', '),
-                ' +', ' '),
-            '^[ ,]+|[ ,]+$', '') }}, '') as street_compact
+        {{ street_compact('with_address_country.street_line_1', 'with_address_country.street_line_2') }}
+            as street_compact
     from with_address_country
 
 ),
@@ -99,9 +77,12 @@ parsed_lines as (
 
     select
         us_lines.street_compact,
-        street_parse(
-            us_lines.street_compact, street_tables.suffixes, street_tables.designators, street_tables.directionals
-        ) as parsed
+        {{ normalised(
+            'street_parse',
+            ['us_lines.street_compact', 'street_tables.suffixes', 'street_tables.designators',
+             'street_tables.directionals'],
+            keys=['us_lines.street_compact', 'street_tables.tables_key']
+        ) }} as parsed
     from us_lines
     cross join street_tables
 
@@ -253,7 +234,7 @@ final as (
         end as is_street_address_parsed,
         street_parse_issue,
         -- one case for every spelling of a city ("CHICAGO", "chicago" -> "Chicago")
-        city_case(city) as city,
+        {{ normalised('city_case', ['city']) }} as city,
         city as city_original,
         postal_code as postal_code_original,
         case when is_postal_code_valid then postal_code_formatted end as postal_code,

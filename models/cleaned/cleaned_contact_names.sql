@@ -31,8 +31,8 @@ cased as (
 
     select
         contacts.*,
-        name_case(contacts.first_name) as first_name_cased,
-        surname_case(contacts.last_name) as last_name_cased
+        {{ normalised('name_case', ['contacts.first_name']) }} as first_name_cased,
+        {{ normalised('surname_case', ['contacts.last_name']) }} as last_name_cased
     from contacts
 
 ),
@@ -53,7 +53,7 @@ parsed_full_names as (
 
     select
         full_name,
-        parse_person_name(full_name) as parsed_name
+        {{ normalised('parse_person_name', ['full_name']) }} as parsed_name
     from full_names_to_parse
 
 ),

@@ -17,23 +17,30 @@ identity_map as (
 
 ),
 
-record_emails as (
+cleaned as (
 
-    select contact_record_id, email_address as email from {{ ref('cleaned_contacts') }}
-    where email_address is not null
-    union all
-    select contact_record_id, email_original as email from {{ ref('cleaned_contacts') }}
-    where email_original is not null
+    select contact_record_id, email_address, email_original from {{ ref('cleaned_contacts') }}
 
 ),
 
--- both hashes of every address: the list holds keyed hashes (what the project hashed)
--- and plain sha256 (what a client or analyst supplied)
+-- both hashes of every address of every record (as cleaned, and as exported): the list
+-- holds keyed hashes (what the project hashed) and plain sha256 (what a client or analyst
+-- supplied). One select per address and hash, each straight from the records: Spark
+-- cannot push a projection holding the keyed hash's lookup (normalisers = table) through
+-- a union (PushProjectionThroughUnion fails on the lookup's correlated column)
 record_email_hashes as (
 
-    select contact_record_id, {{ sha256_hex('lower(trim(email))') }} as email_hash from record_emails
+    select contact_record_id, {{ sha256_hex('lower(trim(email_address))') }} as email_hash from cleaned
+    where email_address is not null
     union all
-    select contact_record_id, {{ keyed_email_hash('email') }} as email_hash from record_emails
+    select contact_record_id, {{ sha256_hex('lower(trim(email_original))') }} as email_hash from cleaned
+    where email_original is not null
+    union all
+    select contact_record_id, {{ keyed_email_hash('email_address') }} as email_hash from cleaned
+    where email_address is not null
+    union all
+    select contact_record_id, {{ keyed_email_hash('email_original') }} as email_hash from cleaned
+    where email_original is not null
 
 ),
 

@@ -3,7 +3,7 @@ register the raw tables dlt wrote, run one dbt command line on the spark target,
 every model dbt knows (tables and views) as Parquet under --snapshot, for the test to
 compare with DuckDB's.
 
-    python tests/spark/spark_night.py --snapshot DIR -- build --vars ...
+    python tests/spark/spark_night.py --snapshot DIR [--models A,B] -- build --vars ...
 
 Or run one of the project's unit tests through real tables, for a model built in steps on
 Spark, where a unit test (one query over its fixtures) cannot run: the model's inputs are
@@ -98,6 +98,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--snapshot", type=Path)
     parser.add_argument("--unit-test")
+    parser.add_argument("--models", help="only these models in the snapshot (comma-separated)")
     parser.add_argument("dbt", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     if args.unit_test:
@@ -108,7 +109,10 @@ def main() -> int:
         register_raw_tables(spark_session(), load_settings("spark").raw_dir)
         code = run_dbt(dbt_args)
     # the models as they stand, whatever dbt said: the test reports what differs
-    snapshot(model_relations(Path(os.environ["DBT_TARGET_PATH"])), args.snapshot)
+    relations = model_relations(Path(os.environ["DBT_TARGET_PATH"]))
+    if args.models:
+        relations = {name: relations[name] for name in args.models.split(",")}
+    snapshot(relations, args.snapshot)
     return code
 
 
