@@ -23,7 +23,10 @@
         {{ function_name }}({{ arguments | join(', ') }})
     {%- else -%}
         {%- set keys = keys or arguments -%}
-        {%- do assert_normalised(function_name, keys | length) -%}
+        {#- ref() while parsing too: the model then comes after the inputs and everything they
+            read (with two threads, its check would otherwise race their rebuild) -#}
+        {%- set inputs = ref('cleaned_normaliser_inputs') -%}
+        {%- do assert_normalised(function_name, keys | length, inputs) -%}
         (
             select first(normalised_values.result)
             from {{ normalised_relation(function_name) }} as normalised_values
@@ -48,16 +51,15 @@
 {% endmacro %}
 
 {#- table mode: every key cleaned_normaliser_inputs lists for the function has its row -#}
-{% macro assert_normalised(function_name, key_count) %}
+{% macro assert_normalised(function_name, key_count, inputs) %}
     {%- if not execute or model is not defined or model.resource_type != 'model' -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set database = none if target.type == 'spark' else target.database -%}
-    {#- by name, not ref(): in the default mode the cleaned models do not depend on it -#}
-    {%- set inputs = adapter.get_relation(database=database, schema='cleaned', identifier='cleaned_normaliser_inputs') -%}
-    {%- set table = adapter.get_relation(database=database, schema='normalised', identifier=function_name) -%}
+    {%- set found = adapter.get_relation(database=inputs.database, schema=inputs.schema,
+                                         identifier=inputs.identifier) -%}
+    {%- set table = adapter.get_relation(database=inputs.database, schema='normalised', identifier=function_name) -%}
     {%- set step = 'python -m batch.normalise (the nightly run does it when CONTACTS_NORMALISERS=table)' -%}
-    {%- if table is none or inputs is none -%}
+    {%- if table is none or found is none -%}
         {{ exceptions.raise_compiler_error("normalised." ~ function_name ~ " does not exist: with normalisers "
             ~ "= table, run " ~ step ~ " before building " ~ model.name) }}
     {%- endif -%}
