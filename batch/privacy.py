@@ -13,9 +13,10 @@ The person is every contact that holds one of the given addresses in any of its 
    decisions reviewers took on their records are deleted; when the Python functions are
    looked up in tables (CONTACTS_NORMALISERS=table), the values no record passes any more
    leave those tables (batch.normalise --prune);
-4. every model is rebuilt from what is left (dbt build --full-refresh; the contact id
-   registry keeps its ids, which carry no personal data), and the exports are written
-   again without them;
+4. every model is rebuilt from what is left (dbt build --full-refresh, with every data
+   test; the contact id registry keeps its ids, which carry no personal data), and the
+   exports are written again without them. The seeds (the repository's reference CSVs)
+   and the unit tests (rows written in the yml) hold no client data and are left out;
 5. the warehouse file is rewritten (rewrite_warehouse): DuckDB keeps a deleted row's
    bytes in the file's freed blocks (CHECKPOINT and VACUUM do not clear them), so the
    file is copied, schema by schema, into a new one that replaces it.
@@ -223,6 +224,8 @@ def _forget_in(con: duckdb.DuckDBPyConnection, settings: Settings, wanted: list[
 # the raw tables an erasure changes
 RAW_ERASED = ("raw_landing.contacts", "raw_landing.quarantined_rows", "raw_landing.file_loads",
               "raw_enrichment.provider_responses")
+# step 4: every model and data test; not the seeds or unit tests, which no client's row reaches
+REBUILD = ["build", "--full-refresh", "--exclude", "resource_type:seed", "test_type:unit"]
 # the columns of the models that find the person (see _find_person)
 ERASURE_SCOPE = {"deduped.contact_identity_map": ["contact_record_id", "contact_id", "source_record_key"],
                  "deduped.contact_id_aliases": ["retired_contact_id", "contact_id"],
@@ -344,9 +347,9 @@ def _erase(settings: Settings, emails: list[str]) -> int:
             return 1
         print("== dbt build --full-refresh (every model, from what is left)")
         if spark:  # the membership events and reviewers' decisions first lose the person's rows
-            code = _spark(settings, "step", "--erase-rows", str(erasure_scratch(settings)), "build", "--full-refresh")
+            code = _spark(settings, "step", "--erase-rows", str(erasure_scratch(settings)), *REBUILD)
         else:
-            code = run_dbt(settings, ["build", "--full-refresh"])
+            code = run_dbt(settings, REBUILD)
         if code:
             print("The rebuild failed: the raw data is erased, the models still hold the person until a "
                   "successful `dbt build --full-refresh`" + (" on Spark (`contacts build --target spark -- "

@@ -62,7 +62,7 @@ import duckdb
 import psutil
 
 from batch.console import print_export_result, print_load_result, render_table, summarise_warehouse
-from batch.dbt import dbt_command
+from batch.dbt import dbt_command, parsed_once
 from batch.diagnose import explain, one_line
 from batch.enrich import EndpointsFactory, EnrichmentNotRun, configured_endpoints, enrich
 from batch.exports import run_export
@@ -486,7 +486,8 @@ class Nightly:
         env = self.settings.dbt_env()
         env.update(NIGHTLY_RUN_ID=self.run.run_id, NIGHTLY_STEP=step, DBT_TARGET_PATH=str(target))
         self.current.method = "dbt retry" if retry else f"dbt build --selector {SELECTORS[step]}"
-        code, tail = stream_dbt(args, env, step, self.settings.target)
+        with parsed_once(self.settings, env, self.settings.target == "duckdb"):  # Spark: batch.spark_functions
+            code, tail = stream_dbt(args, env, step, self.settings.target)
         counts, problems = summarise_run_results(results_file)
         if code == 0:
             # a warning is about the client's data (a validity rate, a drop against recent

@@ -30,6 +30,7 @@ import pyarrow as pa
 import yaml
 from jinja2 import Environment
 
+from batch.dbt import parsed_once
 from batch.duckdb_functions import FUNCTIONS
 from ingestion.pipelines import finish_raw_rewrite, raw_table_folders
 from ingestion.settings import REPO_ROOT, load_settings
@@ -175,7 +176,8 @@ def run_dbt(args: list[str], target: str = TARGET) -> int:
         args = [*args, "--target", target]
     if "--profiles-dir" not in args:
         args = [*args, "--profiles-dir", str(REPO_ROOT / "profiles"), "--project-dir", str(REPO_ROOT)]
-    result = dbtRunner().invoke(args)
+    with parsed_once(load_settings("spark"), os.environ):
+        result = dbtRunner().invoke(args)
     if result.exception is not None:
         print(f"dbt failed: {result.exception}", file=sys.stderr)
         return 2
