@@ -225,7 +225,9 @@ def _forget_in(con: duckdb.DuckDBPyConnection, settings: Settings, wanted: list[
 RAW_ERASED = ("raw_landing.contacts", "raw_landing.quarantined_rows", "raw_landing.file_loads",
               "raw_enrichment.provider_responses")
 # step 4: every model and data test; not the seeds or unit tests, which no client's row reaches
-REBUILD = ["build", "--full-refresh", "--exclude", "resource_type:seed", "test_type:unit"]
+# (selected, not `--exclude resource_type:seed`: that also drops every test with a seed parent)
+REBUILD = ["build", "--full-refresh", "--select", "resource_type:model", "resource_type:test",
+           "--exclude", "test_type:unit"]
 # the columns of the models that find the person (see _find_person)
 ERASURE_SCOPE = {"deduped.contact_identity_map": ["contact_record_id", "contact_id", "source_record_key"],
                  "deduped.contact_id_aliases": ["retired_contact_id", "contact_id"],

@@ -180,6 +180,10 @@ def test_uninterrupted_run_reports_every_step(reference):
     # failing tests' rows are looked at through views: nothing personal is copied
     assert rows(root, "select distinct table_type from information_schema.tables "
                       "where table_schema = 'test_failures'") == [("VIEW",)]
+    # dbt parsed the project once: the second phase (its own target folder) reused the first's parse
+    dbt_log = (root / "dbt_logs" / "dbt.log").read_text(encoding="utf-8", errors="replace")
+    assert dbt_log.count("Starting full parse") == 1
+    assert "no changes found, skipping parsing" in dbt_log
 
 
 def test_a_run_killed_in_each_step_is_recovered_by_the_next(reference, landing, receiver, tmp_path):

@@ -391,6 +391,14 @@ def test_forget_erases_a_person_from_everywhere_and_keeps_them_out(ws: Settings)
     # nothing about the person is printed
     assert not any(n.lower() in (code.stdout + code.stderr).lower() for n in needles + [" ".join(name)])
     assert _traces(ws, needles, name) == []
+    # the rebuild ran every model and every data test a full build runs, and no seed or unit
+    # test (they hold the repository's rows, no client's)
+    invocations = query(ws, """
+        select count(*) filter (where resource_type = 'model'), count(*) filter (where resource_type = 'test'),
+               count(*) filter (where resource_type in ('seed', 'unit_test'))
+        from monitoring.dbt_results group by invocation_id order by min(invocation_started_at)""")
+    full = max(models for models, _, _ in invocations), max(tests for _, tests, _ in invocations)
+    assert invocations[-1] == (*full, 0)
     assert query(ws, "select source_record_key_a, source_record_key_b from review.merge_decisions") == [
         tuple(others)], "the decision about the others is kept"
 
