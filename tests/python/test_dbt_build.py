@@ -49,14 +49,42 @@ def test_source_freshness_passes_after_a_load(workspace, fixture_files):
 
 
 def test_accounting_test_fails_when_a_row_goes_missing(workspace, fixture_files):
-    """The singular test is honest: delete one loaded row and `dbt build` fails."""
+    """The singular test is honest: delete one loaded row and `dbt build` fails.
+
+    Its failing rows are then kept as a view in test_failures, and only then: a view an
+    earlier failure left behind goes when the test passes."""
+    # the staging models and their tests that need nothing else (cautious), and this test
+    accounting = ["build", "--indirect-selection", "cautious", "--select", "assert_landing_rows_are_all_accounted_for",
+                  "stg_landing__contacts", "stg_landing__file_loads", "stg_landing__quarantined_rows"]
+    view = "test_failures.assert_landing_rows_are_all_accounted_for"
     run_load(workspace)
     con = duckdb.connect(str(workspace.warehouse))
+    con.execute("create schema test_failures")
+    con.execute(f"create view {view} as select 'an earlier night' as file_path")
+    con.close()
+    assert run_dbt(workspace, accounting) == 0
+
+    con = duckdb.connect(str(workspace.warehouse))
+    kept = {name for (name,) in con.execute("select table_name from information_schema.tables "
+                                            "where table_schema = 'test_failures'").fetchall()}
+    warned = {name for (name,) in con.execute("select node_name from monitoring.dbt_results "
+                                              "where status = 'warn'").fetchall()}
+    assert warned and kept == warned  # the fixture files' warnings, and the stale view is gone
     con.execute("delete from raw_landing.contacts where source_record_id = '5'")
     con.close()
-    assert run_dbt(workspace, ["build", "--select", "assert_landing_rows_are_all_accounted_for+",
-                               "stg_landing__contacts", "stg_landing__file_loads",
-                               "stg_landing__quarantined_rows"]) != 0
+    assert run_dbt(workspace, accounting) != 0
+
+    con = duckdb.connect(str(workspace.warehouse), read_only=True)
+    try:
+        files = con.execute(f"select file_path from {view}").fetchall()
+        stored = con.execute("select status, stored_failures_relation from monitoring.dbt_results "
+                             "where node_name = 'assert_landing_rows_are_all_accounted_for' "
+                             "order by recorded_at").fetchall()
+    finally:
+        con.close()
+    assert len(files) == 1 and files[0][0].endswith(".csv")
+    assert [status for status, _ in stored] == ["pass", "fail"]
+    assert stored[0][1] is None and stored[1][1].replace('"', "") .endswith(view)
 
 
 def _cleaned_rows(settings) -> set[tuple]:
