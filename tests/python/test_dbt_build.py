@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+from pathlib import Path
 
 import duckdb
 
@@ -39,6 +42,11 @@ def test_dbt_build_passes_on_staged_fixtures(workspace, fixture_files):
         statuses = dict(con.execute("select file_path, load_status from staging.stg_landing__file_loads").fetchall())
         assert statuses["notes.xlsx"] == "failed"
         assert con.execute("select count(*) from staging.stg_landing__quarantined_rows").fetchone()[0] == 7
+        # a plain build runs every unit test (the nightly phases do not: docs/operations.md)
+        units = con.execute("select status, count(*) from monitoring.dbt_results "
+                            "where resource_type = 'unit_test' group by all").fetchall()
+        manifest = json.loads((Path(os.environ["DBT_TARGET_PATH"]) / "manifest.json").read_text())
+        assert units == [("pass", len(manifest["unit_tests"]))] and len(manifest["unit_tests"]) > 10
     finally:
         con.close()
 

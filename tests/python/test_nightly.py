@@ -172,6 +172,8 @@ def test_uninterrupted_run_reports_every_step(reference):
     # every dbt result of both phases is in the audit table, tagged with its step
     audited = dict(rows(root, "select nightly_step, count(*) from monitoring.dbt_results group by all"))
     assert audited["build_before_enrichment"] > 100 and audited["build_after_enrichment"] > 50
+    # ... and no unit test: their fixed inputs cannot change from night to night
+    assert rows(root, "select count(*) from monitoring.dbt_results where resource_type = 'unit_test'") == [(0,)]
     # one set of metrics per run, for every layer
     layers = {d for (d,) in rows(root, "select dimension from monitoring.pipeline_metrics "
                                        "where metric_group = 'volume' and metric_name = 'rows'")}

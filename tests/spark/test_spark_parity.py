@@ -7,7 +7,8 @@ asks the emulator itself. Both runs must succeed, their export files hold the sa
 every model's row count agrees, and the identity map, golden records, dim_contacts,
 cleaned contacts, memberships and export models agree on every column but those that say
 when and in which run a row was built, loaded or enriched. Night 2, a delta of new files
-loaded by each engine, an incremental `dbt run` on each (night 1 ran the tests), compared
+loaded by each engine, an incremental build of the models on each (night 1 ran the data
+tests), each model after its unit tests (the nightly command leaves those to CI), compared
 the same way. The pairs' similarity scores are reported, not
 asserted (name_similarity is the same function on both engines, so they agree too). Then
 Spark's night 2 must equal a full rebuild of the cleaned and deduped layers under the same
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -166,21 +168,33 @@ def night_1(env: Engines) -> Night:
     return Night(out, copy_warehouse(env, "1"), spark_code, duckdb_code)
 
 
-def incremental_night(env: Engines, night: str) -> Night:
-    """The landing folder's new files loaded by each engine, then an incremental `dbt run` on
-    each (night 1 ran the data tests on both, and make test runs DuckDB's on delta nights:
-    these nights are about the rows they leave)"""
+# night 2's dbt: the models, each after its unit tests (which the nightly command leaves to
+# CI: the unit tests run on Spark here), no data test
+UNIT_TESTS_AND_MODELS = ["build", "--select", "resource_type:model", "test_type:unit", "--indirect-selection", "empty"]
+
+
+def incremental_night(env: Engines, night: str, dbt_args: list[str] | None = None) -> Night:
+    """The landing folder's new files loaded by each engine, then an incremental `dbt run`
+    (or `dbt_args`) on each (night 1 ran the data tests on both, and make test runs DuckDB's
+    on delta nights: these nights are about the rows they leave)"""
     run_load(env.duckdb)
     run_load(env.spark)
-    duckdb_code, duckdb_copy = duckdb_night(env, night, ["run"])
-    spark_code, spark_out = spark_night(env, night, ["run"])
+    duckdb_code, duckdb_copy = duckdb_night(env, night, dbt_args or ["run"])
+    spark_code, spark_out = spark_night(env, night, dbt_args or ["run"])
     return Night(spark_out, duckdb_copy, spark_code, duckdb_code)
 
 
 @pytest.fixture(scope="module")
 def night_2(env: Engines, night_1: Night) -> Night:
     generate(DELTA, 20, env.spark.landing_dir / "delta", env.spark.ground_truth_dir / "delta")
-    return incremental_night(env, "2")
+    return incremental_night(env, "2", UNIT_TESTS_AND_MODELS)
+
+
+def unit_test_results(env: Engines, engine: str, night: str) -> list[tuple[str, str]]:
+    """(status, count) of the unit tests in an engine's night, from dbt's run_results.json"""
+    results = json.loads((env.root / f"target_{engine}_{night}" / "run_results.json").read_text())["results"]
+    statuses = [r["status"] for r in results if r["unique_id"].startswith("unit_test.")]
+    return sorted((status, statuses.count(status)) for status in set(statuses))
 
 
 def write_updates(landing: Path, rows: int) -> Path:
@@ -329,9 +343,15 @@ def test_night_1_the_nightly_command_on_spark_equals_duckdb(env: Engines, night_
     assert any(spark_files.values())
 
 
-def test_night_2_incremental_on_spark_equals_duckdb(night_2: Night) -> None:
+def test_night_2_incremental_on_spark_equals_duckdb(env: Engines, night_2: Night) -> None:
     assert night_2.duckdb_code == 0
     assert night_2.spark_code == 0
+    # the unit tests ran, and passed, on both engines (all but the clustering's on Spark:
+    # test_the_clustering_unit_test_holds_on_spark_through_the_steps)
+    units = {engine: unit_test_results(env, engine, "2") for engine in ("spark", "duckdb")}
+    print("night 2 unit tests:", units)
+    assert [status for status, _ in units["spark"]] == ["pass"] == [status for status, _ in units["duckdb"]]
+    assert units["spark"][0][1] == units["duckdb"][0][1] - 1 > 10
     differences = compare(night_2)
     print("night 2 similarity scores that differ (pairs):", score_differences(night_2))
     assert differences == {"counts": {}, "rows": {}}
