@@ -20,6 +20,13 @@ from tooling.demo.generator import generate
 
 HEADER = "Record ID,First Name,Last Name,Email,Phone,Company,Country\n"
 
+# what these tests build: the layers up to the deduped one, with their data tests (a test
+# on a later model goes with it: dbt drops a test whose parent is excluded). The unit tests
+# run in test_dbt_build's plain build; the later layers have files of their own
+LATER = ["path:models/enriched", "path:models/segments", "path:models/exports", "path:models/monitoring",
+         "test_type:unit"]
+DEDUPED = ["build", "--exclude", *LATER]
+
 
 def _contact_ids(settings) -> dict[str, str]:
     """source record id -> contact id"""
@@ -49,18 +56,18 @@ def test_ids_are_stable_and_a_merge_keeps_the_older_id(workspace):
         "W,Bob,Stone,bob.stone@acme.com,,Acme Inc,USA",
     ])
     run_load(workspace)
-    assert run_dbt(workspace, ["build"]) == 0
+    assert run_dbt(workspace, DEDUPED) == 0
     first = _contact_ids(workspace)
     assert len(set(first.values())) == 3
 
     # the same data again changes no id
-    assert run_dbt(workspace, ["build"]) == 0
+    assert run_dbt(workspace, DEDUPED) == 0
     assert _contact_ids(workspace) == first
 
     # a record with her work address and her mobile ties both contacts together
     _write(workspace.landing_dir, "crm__day_two.csv", ["Z,Ann,Lee,ann.lee@acme.com,(212) 555-0147,Acme,USA"])
     run_load(workspace)
-    assert run_dbt(workspace, ["build"]) == 0
+    assert run_dbt(workspace, DEDUPED) == 0
     second = _contact_ids(workspace)
     assert second["X"] == second["Y"] == second["Z"] == first["X"], "the older contact's id survives"
     assert second["W"] == first["W"]
@@ -71,7 +78,7 @@ def test_ids_are_stable_and_a_merge_keeps_the_older_id(workspace):
     assert golden[0][:3] == (3, "ann.lee@acme.com", "+12125550147")
 
     # a full refresh rebuilds everything but the registry, and keeps ids and aliases
-    assert run_dbt(workspace, ["build", "--full-refresh"]) == 0
+    assert run_dbt(workspace, [*DEDUPED, "--full-refresh"]) == 0
     assert _contact_ids(workspace) == second
     assert query(workspace, "select retired_contact_id, contact_id from deduped.contact_id_aliases") == aliases
 
@@ -94,7 +101,7 @@ def _deduped_state(settings) -> dict[str, set[tuple]]:
 def test_nightly_delta_compares_only_new_pairs_and_equals_a_full_rebuild(workspace):
     generate(1500, 11, workspace.landing_dir, workspace.ground_truth_dir)
     run_load(workspace)
-    assert run_dbt(workspace, ["build"]) == 0
+    assert run_dbt(workspace, DEDUPED) == 0
     compared_at = dict(query(workspace, "select record_id_a || '/' || record_id_b, compared_at "
                                          "from deduped.deduped_pair_comparisons"))
     parameters = ("select comparison, comparison_level, m_probability, estimated_at "
@@ -104,7 +111,7 @@ def test_nightly_delta_compares_only_new_pairs_and_equals_a_full_rebuild(workspa
     # the next night's delta: more demo files in a sub-folder (another seed)
     generate(300, 12, workspace.landing_dir / "delta", workspace.ground_truth_dir / "delta")
     run_load(workspace)
-    assert run_dbt(workspace, ["build"]) == 0
+    assert run_dbt(workspace, DEDUPED) == 0
     after = dict(query(workspace, "select record_id_a || '/' || record_id_b, compared_at "
                                    "from deduped.deduped_pair_comparisons"))
     assert len(after) > len(compared_at)
@@ -134,17 +141,17 @@ def test_nightly_delta_compares_only_new_pairs_and_equals_a_full_rebuild(workspa
 def test_both_clustering_paths_agree_and_runaway_clusters_fail(workspace):
     generate(2500, 5, workspace.landing_dir, workspace.ground_truth_dir)
     run_load(workspace)
-    assert run_dbt(workspace, ["build"]) == 0
+    assert run_dbt(workspace, DEDUPED) == 0
     fast = _contact_ids(workspace)
     assert len(set(fast.values())) < len(fast), "the demo data has duplicates to merge"
 
     # the plain SQL path other engines run gives the same clusters
-    assert run_dbt(workspace, ["build", "--select", "deduped_record_clusters+",
+    assert run_dbt(workspace, ["build", "--select", "deduped_record_clusters+", "--exclude", *LATER,
                                "--vars", "{dedupe_clustering_method: iterative}"]) == 0
     assert _contact_ids(workspace) == fast
     # ... and its convergence test fails when it gets too few rounds (0: labels travel one
     # link only) while the model itself builds
-    assert run_dbt(workspace, ["build", "--select", "deduped_record_clusters+",
+    assert run_dbt(workspace, ["build", "--select", "deduped_record_clusters+", "--exclude", *LATER,
                                "--vars", "{dedupe_clustering_method: iterative, dedupe_clustering_rounds: 0}"]) != 0
     statuses = _statuses(workspace)
     assert statuses["model.contact_enrichment.deduped_record_clusters"] == "success"
@@ -152,16 +159,16 @@ def test_both_clustering_paths_agree_and_runaway_clusters_fail(workspace):
 
     # a threshold (or weight) edit takes effect on the next run, with no full refresh: out
     # of reach, only identifier links (a mailbox or number nobody else gives) still match...
-    assert run_dbt(workspace, ["run", "--select", "deduped_pair_scores+",
+    assert run_dbt(workspace, ["run", "--select", "deduped_pair_scores+", "--exclude", *LATER,
                                "--vars", "{dedupe_match_probability: 1.01}"]) == 0
     assert query(workspace, "select bool_and(is_strong_link), count(*) > 0 from deduped.deduped_pair_scores "
                             "where is_match") == [(True, True)]
     # ... and without them nothing does
-    assert run_dbt(workspace, ["run", "--select", "deduped_pair_scores+",
+    assert run_dbt(workspace, ["run", "--select", "deduped_pair_scores+", "--exclude", *LATER,
                                "--vars", "{dedupe_match_probability: 1.01, dedupe_identifier_links: false}"]) == 0
     assert query(workspace, "select count(distinct contact_id) = count(*) from deduped.contact_identity_map") \
         == [(True,)], "nothing may match"
-    assert run_dbt(workspace, ["run", "--select", "deduped_pair_scores+"]) == 0
+    assert run_dbt(workspace, ["run", "--select", "deduped_pair_scores+", "--exclude", *LATER]) == 0
     assert _contact_ids(workspace) == fast
 
     # the cluster-size limit fails the build when clusters exceed it
@@ -183,24 +190,20 @@ def test_a_block_growing_past_its_cap_loses_its_pairs_as_a_full_rebuild_would(wo
         "2,Bob,Stone,,+1 212 555 0100,Initech,USA",
     ])
     run_load(workspace)
-    assert run_dbt(workspace, ["build", *small_cap]) == 0
+    assert run_dbt(workspace, [*DEDUPED, *small_cap]) == 0
     pairs = "select count(*) from deduped.deduped_candidate_pairs where is_candidate"
     assert query(workspace, pairs) == [(1,)]
 
     # a third: the block is over its cap of 2 and pairs nothing any more
     _write(workspace.landing_dir, "crm__two.csv", ["3,Cy,Park,,+1 212 555 0100,Globex,USA"])
     run_load(workspace)
-    assert run_dbt(workspace, ["build", *small_cap]) == 0
+    assert run_dbt(workspace, [*DEDUPED, *small_cap]) == 0
     assert query(workspace, pairs) == [(0,)]
     incremental = _deduped_state(workspace)
     assert run_dbt(workspace, ["run", "--select", "path:models/deduped", "--full-refresh",
                                "--exclude", "deduped_match_parameters", *small_cap]) == 0
     assert _deduped_state(workspace) == incremental
 
-
-# the layers up to the review, with their tests
-DEDUPED = ["build", "--exclude", "path:models/enriched", "path:models/segments", "path:models/exports",
-           "path:models/monitoring"]
 
 
 def _contacts_by_key(settings) -> dict[str, str]:
