@@ -88,11 +88,14 @@ def test_accounting_test_fails_when_a_row_goes_missing(workspace, fixture_files)
         stored = con.execute("select status, stored_failures_relation from monitoring.dbt_results "
                              "where node_name = 'assert_landing_rows_are_all_accounted_for' "
                              "order by recorded_at").fetchall()
+        failed = con.execute("select node_name from monitoring.dbt_results "
+                             "where status in ('fail', 'error')").fetchall()
     finally:
         con.close()
     assert len(files) == 1 and files[0][0].endswith(".csv")
     assert [status for status, _ in stored] == ["pass", "fail"]
-    assert stored[0][1] is None and stored[1][1].replace('"', "") .endswith(view)
+    assert stored[0][1] is None and stored[1][1].replace('"', "").endswith(view)
+    assert failed == [("assert_landing_rows_are_all_accounted_for",)]  # it alone, for the missing row
 
 
 def _cleaned_rows(settings) -> set[tuple]:
