@@ -205,7 +205,6 @@ def test_a_block_growing_past_its_cap_loses_its_pairs_as_a_full_rebuild_would(wo
     assert _deduped_state(workspace) == incremental
 
 
-
 def _contacts_by_key(settings) -> dict[str, str]:
     """source record key -> contact id"""
     return dict(query(settings, "select source_record_key, contact_id from deduped.contact_identity_map"))

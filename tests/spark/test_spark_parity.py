@@ -326,7 +326,7 @@ def test_night_1_the_nightly_command_on_spark_equals_duckdb(env: Engines, night_
     runs = {engine: rows_of(settings, "select status, count(*) from monitoring.nightly_runs group by all")
             for engine, settings in (("spark", env.spark), ("duckdb", env.duckdb))}
     assert runs == {"spark": [("succeeded", 1)], "duckdb": [("succeeded", 1)]}
-    # the same data tests warn or fail on both engines, each with its view in test_failures
+    # the same data tests warn or fail on both engines, each naming its view in test_failures
     verdicts = {engine: sorted(rows_of(settings, "select node_name, status, stored_failures_relation is not null "
                                                  "from monitoring.dbt_results where resource_type = 'test' "
                                                  "and status in ('warn', 'fail')"))
