@@ -73,27 +73,58 @@ company_answers_of_live_contacts as (
 
 ),
 
--- a person answer's employer facts, for the colleagues at its domain
+-- a person answer's employer facts, for the colleagues at its domain: each domain's latest
+-- value of a field per provider first, then one row per colleague. (Joined first, a domain
+-- with n contacts and m answers made n x m rows before the latest was picked.) The pick is
+-- the one `latest` below makes among all of a contact's rows, so the result is the same
+colleague_values as (
+
+    {%- for field in fields['colleague'] %}
+        select
+            company_domain,
+            '{{ field }}' as field_name,
+            cast({{ field }} as {{ dbt.type_string() }}) as field_value,
+            provider,
+            request_id,
+            likelihood,
+            coalesce(cast(observed_on as timestamp), answered_at) as observed_at,
+            answered_at,
+            row_number() over (
+                partition by company_domain, provider
+                order by answered_at desc, request_id
+            ) as recency
+        from person_answers
+        where {{ field }} is not null and company_domain is not null
+        {{ "union all" if not loop.last }}
+    {%- endfor %}
+
+),
+
 colleague_answers_of_live_contacts as (
 
     select
         contacts.contact_id,
-        contacts.company_domain as contact_company_domain,
-        person_answers.request_id,
-        person_answers.provider,
-        person_answers.likelihood,
-        person_answers.observed_on,
-        person_answers.answered_at,
-        person_answers.company_size_band,
-        person_answers.industry
-    from person_answers
-    inner join contacts on person_answers.company_domain = contacts.company_domain
+        colleague_values.field_name,
+        colleague_values.field_value,
+        colleague_values.provider,
+        colleague_values.request_id,
+        colleague_values.likelihood,
+        colleague_values.observed_at,
+        colleague_values.answered_at
+    from colleague_values
+    inner join contacts on colleague_values.company_domain = contacts.company_domain
+    where colleague_values.recency = 1
 
 ),
 
 values_supplied as (
 
-    {%- for kind, kind_fields in fields.items() %}
+    select contact_id, field_name, field_value, provider, 'person' as provider_kind, request_id, likelihood,
+        observed_at, answered_at
+    from colleague_answers_of_live_contacts
+    union all
+
+    {%- for kind, kind_fields in fields.items() if kind != 'colleague' %}
         {%- for field in kind_fields %}
             select
                 contact_id,
