@@ -65,6 +65,11 @@ def run_options(args: argparse.Namespace) -> Options:
         options.retry_wait = args.retry_wait
     options.resume = not args.no_resume
     options.alert_on_warnings = options.alert_on_warnings or args.alert_on_warnings
+    options.skip_unchanged = options.skip_unchanged and not args.build_all
+    if args.min_new_rows is not None:
+        options.min_new_rows = args.min_new_rows
+    if args.max_wait_hours is not None:
+        options.max_wait_hours = args.max_wait_hours
     return options
 
 
@@ -110,6 +115,16 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
                      help="run every step even when the previous run was interrupted and nothing changed")
     run.add_argument("--alert-on-warnings", action="store_true",
                      help="alert also when the run only warned (default: NIGHTLY_ALERT_ON_WARNINGS)")
+    run.add_argument("--build-all", action="store_true",
+                     help="build every dbt phase in full, also when nothing is new since it was last built "
+                          "(default: NIGHTLY_BUILD_ALL)")
+    run.add_argument("--min-new-rows", type=int, metavar="N",
+                     help="start the night only when the landing folder holds at least N rows not loaded yet "
+                          "(or a file whose rows cannot be counted); otherwise exit 0 having done nothing. "
+                          "For schedulers that poll (default: NIGHTLY_MIN_NEW_ROWS, 0: always)")
+    run.add_argument("--max-wait-hours", type=float, metavar="H",
+                     help="with --min-new-rows: start anyway when the last run started more than H hours ago "
+                          "(default: NIGHTLY_MAX_WAIT_HOURS, 0: never)")
 
 
 def add_enrich_arguments(enrich_: argparse.ArgumentParser) -> None:

@@ -63,6 +63,7 @@ import psutil
 
 from batch.console import print_export_result, print_load_result, render_table, summarise_warehouse
 from batch.dbt import dbt_command, parsed_once
+from batch.delta import inputs_fingerprint, landing_backlog
 from batch.diagnose import explain, one_line
 from batch.enrich import EndpointsFactory, EnrichmentNotRun, configured_endpoints, enrich
 from batch.exports import run_export
@@ -71,7 +72,7 @@ from batch.monitoring.alerts import alert_for, ping_heartbeat
 from batch.monitoring.report import report_path, write_report
 from ingestion.faults import checkpoint
 from ingestion.landing import discover_files
-from ingestion.landing.load import LoadResult, run_load
+from ingestion.landing.load import LoadResult, loaded_files, run_load
 from ingestion.pipelines import raw_tables
 from ingestion.settings import REPO_ROOT, Settings, table_exists
 
@@ -85,6 +86,11 @@ NIGHT_HOURS = 12  # a run resuming one that started less than this before shares
 SELECTORS = {"normalise_inputs": "nightly_normaliser_inputs",
              "build_before_enrichment": "nightly_before_enrichment",
              "build_after_enrichment": "nightly_after_enrichment"}
+# what a phase builds instead when nothing is new since it was last built in full (None:
+# nothing, the step is skipped); see batch/delta.py
+NOTHING_NEW_SELECTORS = {"normalise_inputs": None,
+                         "build_before_enrichment": "nightly_nothing_new_before",
+                         "build_after_enrichment": "nightly_nothing_new_after"}
 # dbt output that means the warehouse or the machine was busy, not that the project is wrong
 TRANSIENT_DBT_ERRORS = re.compile(
     r"could not set lock|conflicting lock|database is locked|resource temporarily unavailable|"
@@ -136,6 +142,10 @@ class RunRecord:
     # nodes). Emptied when new data is loaded: then every step is due again.
     finished_steps: dict[str, str] = field(default_factory=dict)
     failed_steps: list[str] = field(default_factory=list)
+    # dbt phase -> the fingerprint of the inputs it was last built from in full and without
+    # error (batch/delta.py), carried from run to run: equal tonight, the phase has nothing
+    # new to build
+    built_inputs: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # what went wrong outside the steps (recording)
     steps: list[StepRecord] = field(default_factory=list)
 
@@ -189,6 +199,14 @@ class Options:
     empty_landing_alert_nights: int = 3  # alert from this many nights in a row without a landing file
     max_enrich_failure_share: float = 0.2  # alert when more of the requests sent got no answer
     max_pending_requests: int = 250_000  # alert when the enrichment backlog is larger
+    # a dbt phase with nothing new since it was last built in full builds only what reads
+    # the clock or the answers (batch/delta.py); False: every phase in full (--build-all)
+    skip_unchanged: bool = True
+    # started by the data (a scheduler that polls): run only when the landing folder holds
+    # at least this many rows not loaded yet (0: always), or the last run started more
+    # than max_wait_hours ago (0: no such limit)
+    min_new_rows: int = 0
+    max_wait_hours: float = 0.0
 
     @classmethod
     def from_env(cls) -> Options:
@@ -198,7 +216,10 @@ class Options:
                    alert_on_warnings=env("NIGHTLY_ALERT_ON_WARNINGS", "").lower() in ("1", "true", "yes"),
                    empty_landing_alert_nights=int(env("NIGHTLY_EMPTY_LANDING_ALERT_NIGHTS", "3")),
                    max_enrich_failure_share=float(env("NIGHTLY_MAX_ENRICH_FAILURE_SHARE", "0.2")),
-                   max_pending_requests=int(env("NIGHTLY_MAX_PENDING_REQUESTS", "250000")))
+                   max_pending_requests=int(env("NIGHTLY_MAX_PENDING_REQUESTS", "250000")),
+                   skip_unchanged=env("NIGHTLY_BUILD_ALL", "").lower() not in ("1", "true", "yes"),
+                   min_new_rows=int(env("NIGHTLY_MIN_NEW_ROWS", "0")),
+                   max_wait_hours=float(env("NIGHTLY_MAX_WAIT_HOURS", "0")))
 
 
 def _now() -> datetime:
@@ -378,6 +399,7 @@ class Nightly:
         except (ValueError, TypeError) as exc:
             log.warning("ignoring an unreadable %s: %s", self.state_file, exc)
             return
+        self.run.built_inputs = dict(self.previous.built_inputs)
         if self.previous.status == "running":  # it held the lock, and the lock is free: it was killed
             self.previous.status = "killed"
             for step in self.previous.steps:
@@ -482,13 +504,27 @@ class Nightly:
             previous.get(kind) for kind in ("models", "seeds", "tests"))
         if not retry:
             results_file.unlink(missing_ok=True)  # a kill leaves none: the next attempt builds the phase again
-        args = ["retry"] if retry else ["build", "--selector", SELECTORS[step]]
+        selector = SELECTORS[step]
+        # the inputs as they are before the phase runs (it writes none of them)
+        inputs = None if retry else inputs_fingerprint(self.settings, step, self.run.project_fingerprint)
+        nothing_new = (self.options.skip_unchanged and inputs is not None
+                       and self.run.built_inputs.get(step) == inputs)
+        if nothing_new:
+            selector = NOTHING_NEW_SELECTORS[step]
+            if selector is None:
+                return StepOutcome("skipped", {}, "nothing new since this phase was last built")
+        elif self.run.built_inputs.pop(step, None) is not None:
+            self.save_state()  # killed from here on, the phase was built in part: in full next time
+        args = ["retry"] if retry else ["build", "--selector", selector]
         env = self.settings.dbt_env()
         env.update(NIGHTLY_RUN_ID=self.run.run_id, NIGHTLY_STEP=step, DBT_TARGET_PATH=str(target))
-        self.current.method = "dbt retry" if retry else f"dbt build --selector {SELECTORS[step]}"
+        self.current.method = "dbt retry" if retry else f"dbt build --selector {selector}" + (
+            " (nothing new since this phase was last built in full)" if nothing_new else "")
         with parsed_once(self.settings, env, self.settings.target == "duckdb"):  # Spark: batch.spark_functions
             code, tail = stream_dbt(args, env, step, self.settings.target)
         counts, problems = summarise_run_results(results_file)
+        if code == 0 and inputs is not None and not nothing_new:
+            self.run.built_inputs[step] = inputs
         if code == 0:
             # a warning is about the client's data (a validity rate, a drop against recent
             # nights): the night goes on, and someone is told
@@ -793,7 +829,33 @@ def _terminate_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def reason_to_wait(settings: Settings, options: Options) -> str | None:
+    """With options.min_new_rows: why the night should not start yet (too few new landing
+    rows), else None. A run to resume, or a last run older than max_wait_hours, starts."""
+    if options.min_new_rows <= 0:
+        return None
+    state_file = settings.nightly_dir / "state.json"
+    try:
+        previous = json.loads(state_file.read_text(encoding="utf-8")) if state_file.exists() else None
+    except ValueError:
+        return None  # an unreadable record: the run says so
+    if previous is not None:
+        if previous.get("status") in ("running", "killed", "incomplete"):
+            return None
+        age = _now() - _parse_iso(previous["started_at"])
+        if options.max_wait_hours and age >= timedelta(hours=options.max_wait_hours):
+            return None
+    backlog = landing_backlog(settings, loaded_files(settings))
+    if backlog.uncounted or backlog.rows >= options.min_new_rows:
+        return None
+    return (f"{backlog.rows:,} new row(s) in {backlog.files:,} landing file(s), fewer than the "
+            f"{options.min_new_rows:,} a night waits for (--min-new-rows, NIGHTLY_MIN_NEW_ROWS): not started")
+
+
 def run_nightly(settings: Settings, options: Options) -> int:
+    if (waiting := reason_to_wait(settings, options)) is not None:
+        print(waiting)
+        return 0
     nightly = Nightly(settings, options)
     run = nightly.run
     lock = RunLock(settings.nightly_dir / "lock")

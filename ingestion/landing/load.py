@@ -53,6 +53,14 @@ def raw_rows(settings: Settings) -> int:
                    if table_exists(con, DATASET_NAME, name))
 
 
+def loaded_files(settings: Settings) -> dict[str, dict]:
+    """The landing files the pipeline has loaded, by path under the landing folder, with the
+    size, modification time and SHA-256 they had (the resource state of landing_files). Empty
+    when this machine holds no state for the warehouse's pipeline yet."""
+    sources = make_pipeline(settings).state.get("sources", {})
+    return dict(sources.get("landing", {}).get("resources", {}).get("landing_files", {}).get("files", {}))
+
+
 def run_load(settings: Settings, on_extracted: Callable[[LoadResult], None] | None = None) -> LoadResult:
     """Load every new or changed landing file into raw_landing.* (idempotent, resumable).
 

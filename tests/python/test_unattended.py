@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from test_nightly import PATHS, WebhookReceiver, environment, nightly, rows, state
+from test_nightly import PATHS, WebhookReceiver, environment, final_tables, nightly, rows, state
 
 from batch.dbt import dbt_command
 from batch.monitoring.report import write_report
@@ -425,6 +425,10 @@ def test_a_delta_night_removals_carry_address_and_reason_and_a_newer_file_update
     assert result.returncode == 0, result.stdout[-3000:]
     assert rows(root, f"select job_title, job_title_source from enriched.dim_contacts "
                       f"where contact_id = '{promoted}'") == [("Chief Widget Officer", "hubspot")]
+    # new files: both dbt phases were built in full
+    steps = steps_of(root)
+    assert [steps[s]["method"] for s in ("build_before_enrichment", "build_after_enrichment")] == [
+        "dbt build --selector nightly_before_enrichment", "dbt build --selector nightly_after_enrichment"]
 
     with (root / "exports" / segment / "removes.csv").open(newline="", encoding="utf-8") as f:
         removes = {r["contact_id"]: r for r in csv.DictReader(f)}
@@ -444,6 +448,68 @@ def test_a_delta_night_removals_carry_address_and_reason_and_a_newer_file_update
     listed = manifest(root)["suppressions"]
     assert listed["rows"] == len(suppressions) and listed["sha256"]
     assert manifest(root)["warehouse"] == str(root / PATHS["CONTACTS_WAREHOUSE"])
+
+
+def test_a_night_with_nothing_new_builds_only_what_reads_the_clock_and_ends_as_a_full_build(first_night, tmp_path):
+    """Nothing landed, no answer, no decision, no change of code since the last night: each
+    dbt phase builds only its `nightly_nothing_new_*` selector, and the night ends with the
+    tables and files a night building everything (--build-all) ends with."""
+    root = copy_of(first_night, tmp_path)
+    reduced = nightly(root, "--demo")
+    assert reduced.returncode == 0, reduced.stdout[-3000:] + reduced.stderr[-3000:]
+    steps, run_id = steps_of(root), state(root)["run_id"]
+    assert steps["enrich"]["counts"]["sent"] == 0  # the first night asked everything due
+    for phase, selector in [("build_before_enrichment", "nightly_nothing_new_before"),
+                            ("build_after_enrichment", "nightly_nothing_new_after")]:
+        assert steps[phase]["status"] in ("ok", "warn")
+        assert steps[phase]["method"] == f"dbt build --selector {selector} (nothing new since this phase was " \
+                                         "last built in full)"
+    built = {name for (name,) in rows(root, f"""select split_part(unique_id, '.', 3) from monitoring.dbt_results
+                                                 where nightly_run_id = '{run_id}' and resource_type = 'model'""")}
+    assert built == {"stg_enrichment__provider_responses", "enriched_person_answers", "enriched_company_answers",
+                     "enrichment_requests", "pipeline_metrics"}
+    # the night still has its metrics row, with the freshness and volume thresholds checked
+    assert rows(root, f"select count(*) > 0 from monitoring.pipeline_metrics where nightly_run_id = '{run_id}'"
+                ) == [(True,)]
+    after_reduced = final_tables(root)
+
+    full = nightly(root, "--demo", "--build-all")
+    assert full.returncode == 0, full.stdout[-3000:] + full.stderr[-3000:]
+    steps = steps_of(root)
+    assert [steps[s]["method"] for s in ("build_before_enrichment", "build_after_enrichment")] == [
+        "dbt build --selector nightly_before_enrichment", "dbt build --selector nightly_after_enrichment"]
+    assert final_tables(root) == after_reduced
+
+    # a reviewer's decision is new input: the phases are built in full again
+    (a, b), = rows(root, "select min(source_record_key), max(source_record_key) from deduped.contact_identity_map")
+    decided = subprocess.run([sys.executable, "-m", "batch", "review", "decide", "must_link", a, b, "--by", "test"],
+                             cwd=REPO_ROOT, env=environment(root), capture_output=True, text=True, timeout=300)
+    assert decided.returncode == 0, decided.stdout + decided.stderr
+    again = nightly(root, "--demo")
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert steps_of(root)["build_before_enrichment"]["method"] == "dbt build --selector nightly_before_enrichment"
+    assert rows(root, f"""select count(distinct contact_id) from deduped.contact_identity_map
+                          where source_record_key in ('{a}', '{b}')""") == [(1,)]
+
+
+def test_a_night_started_by_the_data_waits_for_enough_new_rows(first_night, tmp_path):
+    """--min-new-rows: a scheduler polls; the night starts once the landing folder holds
+    enough rows not loaded yet, and a poll that finds too few touches nothing."""
+    root = copy_of(first_night, tmp_path)
+    before = state(root)
+    (root / "landing" / "hubspot__late_additions.csv").write_text(
+        "Email,First Name,Last Name\nada@example.org,Ada,Lovelace\ngrace@example.org,Grace,Hopper", encoding="utf-8")
+    waiting = nightly(root, "--min-new-rows", "3")
+    assert waiting.returncode == 0, waiting.stdout + waiting.stderr
+    assert "2 new row(s) in 1 landing file(s), fewer than the 3 a night waits for" in waiting.stdout
+    assert state(root) == before  # not started: no run, no record, nothing loaded
+    # the last run is older than the longest wait allowed: the night starts anyway
+    started = nightly(root, "--min-new-rows", "3", "--max-wait-hours", "0.0001")
+    assert started.returncode == 0, started.stdout[-3000:]
+    assert state(root)["run_id"] != before["run_id"]
+    assert steps_of(root)["load"]["counts"]["rows_loaded"] == 2
+    # loaded: the same rows do not count again
+    assert "0 new row(s) in 0 landing file(s)" in nightly(root, "--min-new-rows", "1").stdout
 
 
 # ------------------------------------------- 6. no list silently rewritten ----
