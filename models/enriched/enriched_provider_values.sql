@@ -119,8 +119,16 @@ colleague_answers_of_live_contacts as (
 
 values_supplied as (
 
-    select contact_id, field_name, field_value, provider, 'person' as provider_kind, request_id, likelihood,
-        observed_at, answered_at
+    select
+        contact_id,
+        field_name,
+        field_value,
+        provider,
+        'person' as provider_kind,
+        request_id,
+        likelihood,
+        observed_at,
+        answered_at
     from colleague_answers_of_live_contacts
     union all
 
