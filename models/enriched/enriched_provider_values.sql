@@ -32,12 +32,19 @@ aliases as (
 ),
 
 -- the id a person answer was asked for apart (answered_contact_id), so that the live id
--- below is the only contact_id
+-- below is the only contact_id; the columns named, so that no other contact_id comes along
+-- (Spark refuses an ambiguous one)
 person_answers as (
 
     select
         contact_id as answered_contact_id,
-        {{ star_except(ref('enriched_person_answers'), ['contact_id']) }}
+        request_id,
+        provider,
+        likelihood,
+        observed_on,
+        answered_at,
+        company_domain,
+        {{ fields['person'] | join(',\n        ') }}
     from {{ ref('enriched_person_answers') }}
     where coalesce(likelihood, 10) >= {{ var('enrichment_min_likelihood') }}
 
