@@ -36,7 +36,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from ingestion.landing import discover_files
+from ingestion.landing import discover_files, unchanged_since_loaded
 from ingestion.landing.readers import CSV_SUFFIXES, JSONL_SUFFIXES, PARQUET_SUFFIXES
 from ingestion.settings import REPO_ROOT, Settings
 
@@ -129,16 +129,14 @@ def _rows(path: Path) -> int | None:
 
 
 def landing_backlog(settings: Settings, loaded: dict[str, dict]) -> Backlog:
-    """The landing files the next load would read: those not in `loaded` (the landing
-    pipeline's record of the files it loaded, by path under the folder) with the size and
-    modification time they had then. A file touched but not changed counts: only reading
-    it tells."""
+    """The landing files the next load would read: those not unchanged since the landing
+    pipeline loaded them (`loaded`: its record of the files, by path under the folder; the
+    loader's own rule, ingestion.landing.unchanged_since_loaded). A file touched but not
+    changed counts: only reading it tells."""
     backlog = Backlog()
     root = settings.landing_dir
     for path in discover_files(root):
-        seen = loaded.get(path.relative_to(root).as_posix())
-        stat = path.stat()
-        if seen and seen.get("size") == stat.st_size and seen.get("mtime_ns") == stat.st_mtime_ns:
+        if unchanged_since_loaded(loaded.get(path.relative_to(root).as_posix()), path.stat()):
             continue
         backlog.files += 1
         rows = _rows(path)

@@ -392,12 +392,8 @@ class Nightly:
 
     # ---- state ----
     def load_previous(self) -> None:
-        if not self.state_file.exists():
-            return
-        try:
-            self.previous = RunRecord.from_dict(json.loads(self.state_file.read_text(encoding="utf-8")))
-        except (ValueError, TypeError) as exc:
-            log.warning("ignoring an unreadable %s: %s", self.state_file, exc)
+        self.previous = read_record(self.state_file)
+        if self.previous is None:
             return
         self.run.built_inputs = dict(self.previous.built_inputs)
         if self.previous.status == "running":  # it held the lock, and the lock is free: it was killed
@@ -829,20 +825,30 @@ def _terminate_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def read_record(state_file: Path) -> RunRecord | None:
+    """The last run's record, None when there is none or it cannot be read (logged)."""
+    if not state_file.exists():
+        return None
+    try:
+        return RunRecord.from_dict(json.loads(state_file.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as exc:
+        log.warning("ignoring an unreadable %s: %s", state_file, exc)
+        return None
+
+
 def reason_to_wait(settings: Settings, options: Options) -> str | None:
     """With options.min_new_rows: why the night should not start yet (too few new landing
     rows), else None. A run to resume, or a last run older than max_wait_hours, starts."""
     if options.min_new_rows <= 0:
         return None
     state_file = settings.nightly_dir / "state.json"
-    try:
-        previous = json.loads(state_file.read_text(encoding="utf-8")) if state_file.exists() else None
-    except ValueError:
+    previous = read_record(state_file)
+    if previous is None and state_file.exists():
         return None  # an unreadable record: the run says so
     if previous is not None:
-        if previous.get("status") in ("running", "killed", "incomplete"):
+        if previous.status in ("running", "killed", "incomplete"):
             return None
-        age = _now() - _parse_iso(previous["started_at"])
+        age = _now() - _parse_iso(previous.started_at)
         if options.max_wait_hours and age >= timedelta(hours=options.max_wait_hours):
             return None
     backlog = landing_backlog(settings, loaded_files(settings))

@@ -133,6 +133,13 @@ def discover_files(landing_dir: Path) -> list[Path]:
                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(landing_dir).parts))
 
 
+def unchanged_since_loaded(seen: dict | None, stat: os.stat_result) -> bool:
+    """A landing file is not read again when it has the size and modification time it had
+    when it was loaded (`seen`: its entry in the pipeline's file state). A file touched but
+    not changed is read, and found to hold the same bytes (its SHA-256)."""
+    return bool(seen) and seen.get("size") == stat.st_size and seen.get("mtime_ns") == stat.st_mtime_ns
+
+
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -393,8 +400,8 @@ def landing_files(landing_dir: str, aliases_path: str, reports: list[FileReport]
         rel = path.relative_to(root).as_posix()
         stat = path.stat()
         seen = state.get(rel)
-        if seen and seen["size"] == stat.st_size and seen["mtime_ns"] == stat.st_mtime_ns:
-            continue  # unchanged since it was loaded: not even read
+        if unchanged_since_loaded(seen, stat):
+            continue  # not even read
         tasks.append(functools.partial(_prepare, path, rel, seen, aliases, loaded_at))
 
     for prepared in _ordered_in_threads(tasks):

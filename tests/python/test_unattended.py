@@ -30,8 +30,8 @@ from test_nightly import PATHS, WebhookReceiver, environment, final_tables, nigh
 
 from batch.dbt import dbt_command
 from batch.monitoring.report import write_report
-from batch.runner import RunRecord, StepRecord, record_run
-from ingestion.settings import REPO_ROOT, Settings
+from batch.runner import Options, RunRecord, StepRecord, reason_to_wait, record_run
+from ingestion.settings import REPO_ROOT, Settings, load_settings
 from ingestion.suppression import create_key
 from tooling.demo.generator import generate
 from tooling.emulator import COMPANY, PERSON, Emulator, EmulatorConfig
@@ -510,6 +510,22 @@ def test_a_night_started_by_the_data_waits_for_enough_new_rows(first_night, tmp_
     assert steps_of(root)["load"]["counts"]["rows_loaded"] == 2
     # loaded: the same rows do not count again
     assert "0 new row(s) in 0 landing file(s)" in nightly(root, "--min-new-rows", "1").stdout
+
+
+def test_a_poll_starts_the_night_when_the_last_run_must_be_resumed_or_its_record_is_unreadable(
+        first_night, tmp_path, monkeypatch):
+    """--min-new-rows never keeps a killed night from being resumed, nor hides a damaged
+    run record (the run reports it)."""
+    root = copy_of(first_night, tmp_path)
+    for name, value in environment(root).items():
+        monkeypatch.setenv(name, value)
+    settings, options = load_settings("duckdb"), Options(min_new_rows=1)
+    assert "0 new row(s) in 0 landing file(s)" in reason_to_wait(settings, options)
+    record = settings.nightly_dir / "state.json"
+    record.write_text(json.dumps({**state(root), "status": "killed"}), encoding="utf-8")
+    assert reason_to_wait(settings, options) is None
+    record.write_text("{ not a record", encoding="utf-8")
+    assert reason_to_wait(settings, options) is None
 
 
 # ------------------------------------------- 6. no list silently rewritten ----
