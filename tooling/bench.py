@@ -15,10 +15,11 @@ campaign exports, and erasing one person (which rebuilds every model).
 The nightly table runs the whole nightly command (contacts-demo run, the local
 provider emulator answering) on fresh demo data for each size in `nightly_scales`
 (500k and 1M by default), with no credit budget per night: a first run, a run with
-nothing new (contacts run, no provider), then a run after a 1 % delta of new records lands. Per step: seconds and peak memory of
-the run's process tree (sampled by the run itself, see monitoring.nightly_steps) and
-provider calls. Then a night's cost beside the targets (each night's share of the first),
-the ingestion's ratio to DuckDB's read_csv floor and Splink's times on the labelled sets.
+nothing new (contacts run, no provider), then a run after a 1 % delta of new records
+lands. Per step: seconds and peak memory of the run's process tree (sampled by the run
+itself, see monitoring.nightly_steps) and provider calls. Then a night's cost beside the
+targets (each night's share of the first), the ingestion's ratio to DuckDB's read_csv
+floor and Splink's times on the labelled sets.
 
 The address sets (tooling/addresses: Publication 28's tables, Faker, the held-back clerk
 set) are built through the cleaned layer and scored field by field, as `contacts-demo
