@@ -216,7 +216,7 @@ def _nightly_rows(root: Path, contacts: int, seed: int, base_env: dict[str, str]
                     "--landing-dir", str(landing / "delta"), "--truth-dir", str(root / "truth_delta"), "--force"],
                    base_env, root / "demo_delta.log")
         # with nothing new, the scheduled command, which has no provider configured: nothing
-        # landed and nothing is asked (a client's steady state, the first nights' backlog done)
+        # landed and nothing is asked (a client's steady state)
         command = "batch" if label == "nothing new" else "tooling"
         secs, _, _ = _timed([py, "-m", command, "run", "--retries", "0"], env, root / f"nightly_{run}.log")
         state = json.loads((root / ".contacts.nightly" / "state.json").read_text())
@@ -389,9 +389,10 @@ def run_bench(contacts: int, seed: int, workdir: Path | None = None,
         print(render_table(["latency/call", "requests", "calls", "credits", "seconds", "requests/s",
                             "ceiling req/s", "peak MB"], enrich_rows))
     if nightly_rows:
-        print("\nThe nightly run (contacts-demo run: the local provider emulator, no latency): a first run; a "
-              "second with nothing new (contacts run, no provider: no landing file, no answer); a third after a "
-              "1 % delta of new records (people the emulator does not know) and the first night's backlog\n")
+        print("\nThe nightly run (contacts-demo run: the local provider emulator, no latency, no credit budget): "
+              "a first run, which asks for every contact; a second with nothing new (contacts run, no provider: "
+              "no landing file, no answer); a third after a 1 % delta of new records (people the emulator does "
+              "not know)\n")
         print(render_table(["contacts", "run", "step", "status", "seconds", "peak MB", "provider calls",
                             "rows loaded"], nightly_rows))
         print(f"\nA night's cost (seconds; peak MB of the run's process tree, target {PEAK_TARGET_MB:,}), "
