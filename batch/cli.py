@@ -32,7 +32,7 @@ log = logging.getLogger("batch")
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     result = run_load(settings)
     print_load_result(result)
-    return 1 if result.failed_files and args.strict else 0
+    return 1 if (result.failed_files or result.failed_crms) and args.strict else 0
 
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
@@ -155,11 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
                              "never emails or names")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    load = sub.add_parser("load", help="load new and changed landing files into raw_landing.*",
-                          description="Load every new or changed file of the landing folder into the "
-                                      "warehouse (raw_landing.contacts, quarantined_rows, file_loads) and "
-                                      "print rows read, loaded and quarantined per file.")
-    load.add_argument("--strict", action="store_true", help="exit 1 when a file could not be read")
+    load = sub.add_parser("load", help="load new and changed landing files, and the CRMs' changes by API, "
+                                       "into raw_landing.*",
+                          description="Load every new or changed file of the landing folder, then what changed "
+                                      "in each configured CRM (HubSpot, Salesforce: see docs/landing.md), into "
+                                      "the warehouse (raw_landing.contacts, quarantined_rows, file_loads) and "
+                                      "print rows read, loaded and quarantined per file and per CRM.")
+    load.add_argument("--strict", action="store_true",
+                      help="exit 1 when a file could not be read or a CRM stopped reading")
     load.set_defaults(func=cmd_load)
 
     build = sub.add_parser("build", help="run `dbt build` against the configured warehouse",

@@ -33,19 +33,34 @@ def print_load_result(result: LoadResult) -> None:
         print(f"Recovered {result.recovered_packages} load package(s) left by an interrupted run.")
     if not result.reports:
         print("No new or changed files in the landing folder: nothing to load.")
-        return
-    rows = [[r.file_path, r.source_system, r.file_format, r.rows_read, r.rows_loaded, r.rows_quarantined,
-             r.status] for r in result.reports]
-    total = [sum(r.rows_read for r in result.reports), sum(r.rows_loaded for r in result.reports),
-             sum(r.rows_quarantined for r in result.reports)]
-    rows.append(["total", "", "", *total, ""])
-    print(render_table(["file", "source", "format", "read", "loaded", "quarantined", "status"], rows))
-    for r in result.reports:
-        if r.status != "loaded":
-            print(f"ERROR {r.file_path}: {r.error_message}", file=sys.stderr)
-        elif r.quarantine_reasons:
-            reasons = ", ".join(f"{n} {code}" for code, n in sorted(r.quarantine_reasons.items()))
-            print(f"  {r.file_path}: quarantined {reasons} (see raw_landing.quarantined_rows)")
+    else:
+        rows = [[r.file_path, r.source_system, r.file_format, r.rows_read, r.rows_loaded, r.rows_quarantined,
+                 r.status] for r in result.reports]
+        total = [sum(r.rows_read for r in result.reports), sum(r.rows_loaded for r in result.reports),
+                 sum(r.rows_quarantined for r in result.reports)]
+        rows.append(["total", "", "", *total, ""])
+        print(render_table(["file", "source", "format", "read", "loaded", "quarantined", "status"], rows))
+        for r in result.reports:
+            if r.status != "loaded":
+                print(f"ERROR {r.file_path}: {r.error_message}", file=sys.stderr)
+            elif r.quarantine_reasons:
+                reasons = ", ".join(f"{n} {code}" for code, n in sorted(r.quarantine_reasons.items()))
+                print(f"  {r.file_path}: quarantined {reasons} (see raw_landing.quarantined_rows)")
+    print_crm_pulls(result)
+
+
+def print_crm_pulls(result: LoadResult) -> None:
+    """One row per CRM read by API (its pages are rows of raw_landing.file_loads), and one line
+    for the CRMs without credentials."""
+    if result.crm_pulls:
+        rows = [[p.crm, p.pages, p.rows_read, p.rows_loaded, p.rows_quarantined, "failed" if p.error else "loaded"]
+                for p in result.crm_pulls]
+        print(render_table(["CRM (API)", "pages", "read", "loaded", "quarantined", "status"], rows))
+        for p in result.failed_crms:
+            print(f"ERROR CRM {p.crm}: {p.error}; what was read before stays loaded, the next run resumes there",
+                  file=sys.stderr)
+    if result.crm_skipped:
+        print(f"CRM APIs not read, no credentials: {'; '.join(result.crm_skipped)}")
 
 
 def print_export_result(result: ExportResult) -> None:

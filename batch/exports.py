@@ -63,13 +63,14 @@ SUPPRESSIONS = "suppressions.csv"
 REMOVAL_REASON_SQL = """
     case
         when status.contact_status = 'merged' then 'merged'
+        when status.contact_status = 'deleted_in_crm' then 'deleted_in_crm'
         when status.contact_status is null or status.contact_status = 'erased' then 'erased'
         when members.contact_id is null then 'left_segment'
         when status.is_opted_out then 'opted_out'
         when status.is_suppressed then 'suppressed'
         else 'no_valid_email'
     end"""
-REMOVAL_REASONS = ("merged", "erased", "left_segment", "opted_out", "suppressed", "no_valid_email")
+REMOVAL_REASONS = ("merged", "deleted_in_crm", "erased", "left_segment", "opted_out", "suppressed", "no_valid_email")
 
 
 @dataclass

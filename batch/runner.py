@@ -70,6 +70,7 @@ from batch.exports import run_export
 from batch.lock import AlreadyRunning, RunLock
 from batch.monitoring.alerts import alert_for, ping_heartbeat
 from batch.monitoring.report import report_path, write_report
+from ingestion.crm import configured_crms
 from ingestion.faults import checkpoint
 from ingestion.landing import discover_files
 from ingestion.landing.load import LoadResult, loaded_files, run_load
@@ -418,7 +419,8 @@ class Nightly:
         left (a run killed while loading nothing new leaves a package of empty tables). New
         data makes every step due again, and the record says so before the load goes on, so a
         kill from here on leaves no claim that older runs finished anything."""
-        self.new_input = any(r.status == "loaded" for r in result.reports) or result.recovered_rows > 0
+        self.new_input = any(r.status == "loaded" for r in result.reports) or result.recovered_rows > 0 \
+            or result.crm_rows_extracted > 0
         if self.new_input and (self.run.finished_steps or self.run.failed_steps):
             self.run.finished_steps.clear()
             self.run.failed_steps.clear()
@@ -454,7 +456,8 @@ class Nightly:
     def step_load(self, attempt: int) -> StepOutcome:
         landing, warehouse = self.settings.landing_dir, self.settings.warehouse
         missing = not landing.is_dir()
-        if missing and not loaded_before(self.settings):
+        crms = bool(configured_crms()[0])  # contacts come by API too: a landing folder is optional
+        if missing and not crms and not loaded_before(self.settings):
             raise StepFailed(f"the landing folder {landing} does not exist and nothing has ever been loaded into "
                              f"{warehouse}: set LANDING_DIR to the folder the CRM exports are dropped in (a typo? a "
                              "mount that is not there?); `make run` or `contacts-demo run` runs the demo",
@@ -465,21 +468,32 @@ class Nightly:
                   "rows_loaded": sum(r.rows_loaded for r in result.reports),
                   "rows_quarantined": sum(r.rows_quarantined for r in result.reports),
                   "failed_files": len(result.failed_files), "recovered_packages": result.recovered_packages}
+        if result.crm_pulls:
+            counts.update(crm_pages=sum(p.pages for p in result.crm_pulls),
+                          crm_rows_read=sum(p.rows_read for p in result.crm_pulls),
+                          crm_rows_loaded=sum(p.rows_loaded for p in result.crm_pulls),
+                          crm_rows_quarantined=sum(p.rows_quarantined for p in result.crm_pulls),
+                          failed_crms=len(result.failed_crms))
         self.note_input(result)
         empty = missing or not discover_files(landing)
         previous_nights = self.previous.empty_landing_nights if self.previous is not None else 0
-        self.run.empty_landing_nights = previous_nights + 1 if empty else 0
-        if result.failed_files:
+        self.run.empty_landing_nights = previous_nights + 1 if empty and not crms else 0
+        if result.failed_files or result.failed_crms:
             problems = [{"node": r.file_path, "status": "unreadable", "message": r.error_message}
                         for r in result.failed_files]
-            return StepOutcome("failed", counts, f"{len(result.failed_files)} landing file(s) could not be read "
-                                                 "(see raw_landing.file_loads); the others were loaded", problems,
+            problems += [{"node": f"crm:{p.crm}", "status": "failed", "message": p.error}
+                         for p in result.failed_crms]
+            what = [f"{len(result.failed_files)} landing file(s) could not be read (see raw_landing.file_loads)"
+                    ] if result.failed_files else []
+            what += [f"CRM {p.crm} stopped reading ({p.error}); the next run resumes from its last committed "
+                     "cursor" for p in result.failed_crms]
+            return StepOutcome("failed", counts, "; ".join(what) + "; the others were loaded", problems,
                                alert=True)
         if not loaded_before(self.settings):
-            return StepOutcome("warn", counts, f"the landing folder {landing} is empty and nothing has been loaded "
-                                               "yet: the rest of the night has nothing to work on", alert=True,
-                               blocks_rest=True)
-        if empty:
+            source = f"the landing folder {landing} is empty" + (" and the CRMs gave nothing" if crms else "")
+            return StepOutcome("warn", counts, f"{source} and nothing has been loaded yet: the rest of the night "
+                                               "has nothing to work on", alert=True, blocks_rest=True)
+        if empty and not crms:
             nights = self.run.empty_landing_nights
             what = "does not exist (a mount that is not there? a changed LANDING_DIR?)" if missing else "is empty"
             return StepOutcome("warn", counts,

@@ -47,6 +47,26 @@ TARGETS = ("duckdb", "spark")  # the targets of profiles/profiles.yml a night ca
 NORMALISERS = ("function", "table")
 
 
+class Secret:
+    """A value that never shows itself in logs, reprs or exceptions."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | None) -> None:
+        self._value = value or ""
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
 def _path(name: str) -> Path:
     value = Path(os.environ.get(name) or DEFAULTS[name]).expanduser()
     return value if value.is_absolute() else REPO_ROOT / value

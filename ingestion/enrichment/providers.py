@@ -38,31 +38,11 @@ from typing import Any
 import dlt
 import yaml
 
-from ingestion.settings import REPO_ROOT
+from ingestion.settings import REPO_ROOT, Secret
 
 PERSON = "person"
 COMPANY = "company"
 FIELDS = ("job_title", "seniority", "company_size", "industry")
-
-
-class Secret:
-    """A value that never shows itself in logs, reprs or exceptions."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str | None) -> None:
-        self._value = value or ""
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
 
 
 def _setting(key: str, default: Any) -> Any:

@@ -32,11 +32,12 @@ import pyarrow.compute as pc
 from ingestion.landing.mapping import (
     CANONICAL_FIELDS,
     HeaderAliases,
+    MappedFile,
     map_file,
     normalise_header,
     source_system_from_file_name,
 )
-from ingestion.landing.readers import LINE_NUMBER, ROW_NUMBER, UnreadableFile, read_file
+from ingestion.landing.readers import LINE_NUMBER, ROW_NUMBER, ParsedFile, UnreadableFile, read_file
 from ingestion.suppression import HASH_COLUMNS, SHA256_HEX, SUPPRESSION_SOURCE, hash_emails, hmac_emails
 from ingestion.suppression import RAW_TABLE as SUPPRESSION_TABLE
 
@@ -80,6 +81,8 @@ FILE_LOADS_SCHEMA = pa.schema([
     pa.field("status", pa.string(), nullable=False), pa.field("error_message", pa.string()),
     pa.field("started_at", UTC_TS), pa.field("finished_at", UTC_TS),
     pa.field("_loaded_at", UTC_TS, nullable=False),
+    # a page read from a CRM's API: which cursor it covers (JSON: field, from, to)
+    pa.field("api_cursor", pa.string()),
 ])
 # the suppression list's landing files, hashed at load: the raw table holds no addresses
 SUPPRESSION_SCHEMA = pa.schema([
@@ -122,6 +125,7 @@ class FileReport:
     error_message: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    api_cursor: str | None = None
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -225,6 +229,14 @@ def process_file(path: Path, rel_path: str, data: bytes, sha: str, aliases: Head
         report.file_load_id, report.finished_at = failed_id, datetime.now(UTC)
         return report, None, []
 
+    return account_mapped(parsed, mapped, report, file_source, loaded_at)
+
+
+def account_mapped(parsed: ParsedFile, mapped: MappedFile, report: FileReport, file_source: str | None,
+                   loaded_at: datetime) -> tuple[FileReport, pa.Table, list[dict]]:
+    """The contacts table and the quarantine rows of a mapped file (or page of CRM records),
+    with every row read accounted for in the report (read = loaded + quarantined)."""
+    rel_path = report.file_path
     report.file_format, report.encoding, report.delimiter = parsed.file_format, parsed.encoding, parsed.delimiter
     report.column_mapping = json.dumps({"fields": mapped.column_mapping, "extra_columns": mapped.extra_columns},
                                        ensure_ascii=False)
@@ -324,7 +336,7 @@ def drop_suppressed(contacts: pa.Table, report: FileReport, suppressed: set[str]
     return contacts.filter(pc.invert(hit)), _quarantine_rows(report, quarantine, key_prefix="s")
 
 
-def _hinted(item: pa.Table, table_name: str) -> Any:
+def hinted(item: pa.Table, table_name: str) -> Any:
     primary_key = TABLES[table_name][1]
     return dlt.mark.with_hints(
         item, dlt.mark.make_hints(table_name=table_name, primary_key=primary_key, write_disposition="append"),
@@ -391,7 +403,7 @@ def landing_files(landing_dir: str, aliases_path: str, reports: list[FileReport]
     # empty, typed tables first: all raw tables exist from the first run on,
     # even when nothing was ever quarantined (the dbt sources rely on that)
     for name, (schema, _) in TABLES.items():
-        yield _hinted(schema.empty_table(), name)
+        yield hinted(schema.empty_table(), name)
 
     tasks = []
     paths = discover_files(root)
@@ -411,15 +423,15 @@ def landing_files(landing_dir: str, aliases_path: str, reports: list[FileReport]
             continue
         if report.source_system == SUPPRESSION_SOURCE and prepared.contacts is not None:
             suppressed |= set(prepared.contacts.column("email_sha256").to_pylist())
-            yield _hinted(prepared.contacts, SUPPRESSION_TABLE)
+            yield hinted(prepared.contacts, SUPPRESSION_TABLE)
         elif prepared.contacts is not None:
             contacts, dropped = drop_suppressed(prepared.contacts, report, suppressed)
             prepared.quarantine = (prepared.quarantine or []) + dropped
             if contacts.num_rows:
-                yield _hinted(contacts, CONTACTS_TABLE)
+                yield hinted(contacts, CONTACTS_TABLE)
         if prepared.quarantine:
-            yield _hinted(build_quarantine_table(prepared.quarantine, loaded_at), QUARANTINE_TABLE)
-        yield _hinted(build_file_load_table(report, loaded_at), FILE_LOADS_TABLE)
+            yield hinted(build_quarantine_table(prepared.quarantine, loaded_at), QUARANTINE_TABLE)
+        yield hinted(build_file_load_table(report, loaded_at), FILE_LOADS_TABLE)
         if report.status == "loaded":
             loads = dict((state.get(rel) or {}).get("loads", {}))
             loads[prepared.sha] = loads.get(prepared.sha, 0) + 1

@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 
 import dlt
 
+from ingestion.crm.load import CrmPull, pull_crms
 from ingestion.faults import checkpoint
 from ingestion.landing import CONTACTS_TABLE, FILE_LOADS_TABLE, QUARANTINE_TABLE, FileReport, landing_source
+from ingestion.landing.mapping import HeaderAliases
 from ingestion.pipelines import (
     finish_interrupted,
     finish_raw_rewrite,
@@ -33,10 +35,18 @@ class LoadResult:
     recovered_packages: int = 0
     recovered_rows: int = 0  # rows those packages added to the raw tables
     load_ids: list[str] = field(default_factory=list)
+    crm_pulls: list[CrmPull] = field(default_factory=list)   # the CRMs read by API
+    crm_skipped: list[str] = field(default_factory=list)     # the CRMs without credentials, with why
+    crm_rows_extracted: int = 0   # CRM rows about to be loaded (counted before each chunk's load)
 
     @property
     def failed_files(self) -> list[FileReport]:
         return [r for r in self.reports if r.status != "loaded"]
+
+    @property
+    def failed_crms(self) -> list[CrmPull]:
+        return [p for p in self.crm_pulls if p.error]
+
 
 
 def make_pipeline(settings: Settings) -> dlt.Pipeline:
@@ -75,8 +85,9 @@ def run_load(settings: Settings, on_extracted: Callable[[LoadResult], None] | No
         before = raw_rows(settings)
         result.recovered_packages = finish_interrupted(pipeline)
         result.recovered_rows = raw_rows(settings) - before
+    loaded_at = datetime.now(UTC)
     source = landing_source(str(settings.landing_dir), str(settings.header_aliases),
-                            reports=result.reports, loaded_at=datetime.now(UTC),
+                            reports=result.reports, loaded_at=loaded_at,
                             suppressed=known_hashes(settings))
     pipeline.extract(source, loader_file_format=loader_file_format(settings))
     pipeline.normalize()
@@ -85,4 +96,14 @@ def run_load(settings: Settings, on_extracted: Callable[[LoadResult], None] | No
     checkpoint("load")  # fault injection for the recovery tests; see ingestion/faults.py
     info = pipeline.load()
     result.load_ids = list(info.loads_ids)
+
+    def before_chunk_load(rows: int) -> None:  # a chunk of CRM rows is about to be loaded
+        result.crm_rows_extracted += rows
+        if on_extracted is not None:
+            on_extracted(result)
+
+    # then the CRMs' APIs, chunk by chunk; the suppression list as the files just left it
+    result.crm_pulls, result.crm_skipped = pull_crms(
+        pipeline, HeaderAliases.from_file(settings.header_aliases), known_hashes(settings), loaded_at,
+        loader_file_format(settings), before_load=before_chunk_load)
     return result

@@ -19,7 +19,7 @@ from ingestion.landing.readers import LINE_NUMBER, ROW_NUMBER, ParsedFile
 CANONICAL_FIELDS = [
     "source_record_id", "source_system", "salutation", "first_name", "last_name", "full_name",
     "email", "phone", "company", "company_website", "job_title", "street", "street2", "city",
-    "state", "postal_code", "country", "opted_out", "updated_at", "date_of_birth",
+    "state", "postal_code", "country", "opted_out", "updated_at", "date_of_birth", "deleted",
 ]
 IDENTITY_FIELDS = ["email", "phone", "first_name", "last_name", "full_name"]
 NO_IDENTITY = "no_identity"

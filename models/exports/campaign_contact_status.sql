@@ -1,6 +1,7 @@
 -- What became of every contact id ever handed out, so the exports can say why a contact
 -- left a campaign list (removes.csv): still live (with its consent and e-mail validity),
--- merged into a surviving contact, or erased (its founding record is gone).
+-- deleted in its CRMs (every record of it), merged into a surviving contact, or erased
+-- (its founding record is gone).
 
 with
 
@@ -13,6 +14,12 @@ registry as (
 aliases as (
 
     select retired_contact_id, contact_id from {{ ref('contact_id_aliases') }}
+
+),
+
+deleted as (
+
+    select contact_id from {{ ref('deduped_deleted_contacts') }}
 
 ),
 
@@ -32,6 +39,7 @@ final as (
         -- status
         case
             when contacts.contact_id is not null then 'live'
+            when deleted.contact_id is not null then 'deleted_in_crm'
             when aliases.contact_id is not null then 'merged'
             else 'erased'
         end as contact_status,
@@ -42,6 +50,7 @@ final as (
     from registry
     left join contacts on registry.contact_id = contacts.contact_id
     left join aliases on registry.contact_id = aliases.retired_contact_id
+    left join deleted on registry.contact_id = deleted.contact_id
 
 )
 

@@ -37,7 +37,7 @@ CHECKPOINTS = ["load", "build_before_enrichment", "enrich", "build_after_enrichm
 
 def environment(root: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SOURCES__ENRICHMENT", "NIGHTLY_", KILL_AT_ENV))}
+           if not k.startswith(("SOURCES__ENRICHMENT", "SOURCES__CRM", "NIGHTLY_", KILL_AT_ENV))}
     env.update({name: str(root / rel) for name, rel in PATHS.items()})
     env.update(NIGHTLY_RETRY_WAIT_SECONDS="1", **extra)
     return env

@@ -33,6 +33,8 @@ from batch.monitoring.report import write_report
 from batch.runner import Options, RunRecord, StepRecord, reason_to_wait, record_run
 from ingestion.settings import REPO_ROOT, Settings, load_settings
 from ingestion.suppression import create_key
+from tooling.crm_emulator import DEFAULT_TOKENS as CRM_TOKENS
+from tooling.crm_emulator import CrmEmulator
 from tooling.demo.generator import generate
 from tooling.emulator import COMPANY, PERSON, Emulator, EmulatorConfig
 
@@ -448,6 +450,41 @@ def test_a_delta_night_removals_carry_address_and_reason_and_a_newer_file_update
     listed = manifest(root)["suppressions"]
     assert listed["rows"] == len(suppressions) and listed["sha256"]
     assert manifest(root)["warehouse"] == str(root / PATHS["CONTACTS_WAREHOUSE"])
+
+
+def test_contacts_read_from_a_crm_api_reach_the_lists_and_leave_them_when_deleted_there(first_night, tmp_path):
+    """HubSpot by API (the CRM emulator on 127.0.0.1) beside the landing files: its contacts
+    are built into the lists; archived in HubSpot, a contact leaves them, its removal saying
+    why with the address the campaign tool knows; the other stays."""
+    root = copy_of(first_night, tmp_path)
+    with CrmEmulator() as crm:
+        crm.hubspot_upsert("501", email="ines.duarte@northwind.example", firstname="Ines", lastname="Duarte",
+                           company="Northwind Traders", jobtitle="Marketing Director", city="Boston", state="MA",
+                           country="United States")
+        crm.hubspot_upsert("502", email="kofi.oduya@contoso.example", firstname="Kofi", lastname="Oduya",
+                           company="Contoso", city="Toronto", country="Canada")
+        env = {"SOURCES__CRM__HUBSPOT__BASE_URL": crm.url,
+               "SOURCES__CRM__HUBSPOT__ACCESS_TOKEN": CRM_TOKENS["hubspot"]}
+        result = nightly(root, **env)
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert steps_of(root)["load"]["counts"]["crm_rows_loaded"] == 2
+        listed = rows(root, """
+            select map.source_record_id, export.email_address from deduped.contact_identity_map as map
+            inner join exports.campaign_export_contacts as export on map.contact_id = export.contact_id
+            where map.source_system = 'hubspot' and map.source_record_id in ('501', '502')
+              and export.segment_name = 'region_north_america'
+            order by 1""")
+        assert listed == [("501", "ines.duarte@northwind.example"), ("502", "kofi.oduya@contoso.example")]
+
+        crm.hubspot_archive("501")
+        result = nightly(root, **env)
+        assert result.returncode == 0, result.stdout[-3000:]
+    with (root / "exports" / "region_north_america" / "removes.csv").open(newline="", encoding="utf-8") as f:
+        removes = list(csv.DictReader(f))
+    assert [(r["email_address"], r["reason"]) for r in removes] == [
+        ("ines.duarte@northwind.example", "deleted_in_crm")]
+    assert rows(root, """select count(*) from deduped.golden_contacts where email_address in
+                         ('ines.duarte@northwind.example', 'kofi.oduya@contoso.example')""") == [(1,)]
 
 
 def test_a_night_with_nothing_new_builds_only_what_reads_the_clock_and_ends_as_a_full_build(first_night, tmp_path):

@@ -45,6 +45,9 @@ renamed as (
         opted_out as opted_out_text,
         {{ parse_boolean('opted_out') }} as is_opted_out,
 
+        -- deleted in its CRM (a version read by API: HubSpot's archived, Salesforce's IsDeleted)
+        coalesce({{ parse_boolean('deleted') }}, false) as is_deleted_in_source,
+
         -- timestamps
         updated_at as source_updated_at_text,
         {{ parse_timestamp('updated_at') }} as source_updated_at,

@@ -21,6 +21,8 @@ renamed as (
         encoding as file_encoding,
         delimiter as csv_delimiter,
         column_mapping as column_mapping_json,
+        -- a page read from a CRM's API (file_format api): the cursor range it covers
+        api_cursor as api_cursor_json,
 
         -- accounting
         rows_read,
