@@ -119,8 +119,9 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
                      help="build every dbt phase in full, also when nothing is new since it was last built "
                           "(default: NIGHTLY_BUILD_ALL)")
     run.add_argument("--min-new-rows", type=int, metavar="N",
-                     help="start the night only when the landing folder holds at least N rows not loaded yet "
-                          "(or a file whose rows cannot be counted); otherwise exit 0 having done nothing. "
+                     help="start the night only when the landing folder holds at least N rows not loaded yet, "
+                          "the CRMs' changes since they were last read counted with them (or a file whose rows, "
+                          "or a CRM whose changes, cannot be counted); otherwise exit 0 having done nothing. "
                           "For schedulers that poll (default: NIGHTLY_MIN_NEW_ROWS, 0: always)")
     run.add_argument("--max-wait-hours", type=float, metavar="H",
                      help="with --min-new-rows: start anyway when the last run started more than H hours ago "

@@ -73,7 +73,7 @@ from batch.monitoring.report import report_path, write_report
 from ingestion.crm import configured_crms
 from ingestion.faults import checkpoint
 from ingestion.landing import discover_files
-from ingestion.landing.load import LoadResult, loaded_files, run_load
+from ingestion.landing.load import LoadResult, crm_changes, loaded_files, run_load
 from ingestion.pipelines import raw_tables
 from ingestion.settings import REPO_ROOT, Settings, table_exists
 
@@ -852,7 +852,8 @@ def read_record(state_file: Path) -> RunRecord | None:
 
 def reason_to_wait(settings: Settings, options: Options) -> str | None:
     """With options.min_new_rows: why the night should not start yet (too few new landing
-    rows), else None. A run to resume, or a last run older than max_wait_hours, starts."""
+    rows and CRM changes), else None. A run to resume, or a last run older than
+    max_wait_hours, starts; so does a CRM that cannot be asked (the night says why)."""
     if options.min_new_rows <= 0:
         return None
     state_file = settings.nightly_dir / "state.json"
@@ -868,8 +869,16 @@ def reason_to_wait(settings: Settings, options: Options) -> str | None:
     backlog = landing_backlog(settings, loaded_files(settings))
     if backlog.uncounted or backlog.rows >= options.min_new_rows:
         return None
-    return (f"{backlog.rows:,} new row(s) in {backlog.files:,} landing file(s), fewer than the "
-            f"{options.min_new_rows:,} a night waits for (--min-new-rows, NIGHTLY_MIN_NEW_ROWS): not started")
+    changed, uncounted = crm_changes(settings)
+    if uncounted:
+        log.warning("CRM changes could not be counted: %s; the night starts", "; ".join(uncounted))
+        return None
+    if backlog.rows + changed >= options.min_new_rows:
+        return None
+    return (f"{backlog.rows:,} new row(s) in {backlog.files:,} landing file(s)"
+            + (f" and {changed:,} changed record(s) in the CRMs" if configured_crms()[0] else "")
+            + f", fewer than the {options.min_new_rows:,} a night waits for (--min-new-rows, NIGHTLY_MIN_NEW_ROWS): "
+              "not started")
 
 
 def run_nightly(settings: Settings, options: Options) -> int:

@@ -20,8 +20,10 @@ deletes them between nights.
 /services/oauth2/token` with `grant_type=client_credentials`, `client_id`, `client_secret`):
 `GET /services/data/<version>/query?q=<SOQL>` and `/queryAll` (which also returns deleted
 records, `IsDeleted = true`). The SOQL it understands is what the source sends:
-`SELECT <fields> FROM Contact [WHERE SystemModstamp >= <datetime>] ORDER BY SystemModstamp
-ASC`; a field the Contact object does not have is a 400 `INVALID_FIELD`. Answers hold
+`SELECT <fields> FROM Contact [WHERE SystemModstamp >= <datetime> [AND SystemModstamp <
+<datetime>]] ORDER BY SystemModstamp ASC`, and `SELECT COUNT() FROM Contact WHERE ...`
+(the poll's count); a field the Contact object does not have is a 400 `INVALID_FIELD`.
+Answers hold
 `{"totalSize", "done", "nextRecordsUrl", "records": [{"attributes": {...}, "Id", ...,
 "Account": {"Name"}}]}`, `batch_size` records a page (Salesforce's default is 2,000; the
 `Sforce-Query-Options: batchSize=N` header lowers it).
@@ -69,8 +71,9 @@ SALESFORCE_FIELDS = {"Id", "Salutation", "FirstName", "LastName", "Name", "Email
                      "MailingCountry", "HasOptedOutOfEmail", "Birthdate", "LastModifiedDate", "SystemModstamp",
                      "CreatedDate", "IsDeleted", "Account.Name", "Account.Website"}
 SOQL = re.compile(r"^\s*select\s+(?P<fields>.+?)\s+from\s+contact"
-                  r"(?:\s+where\s+systemmodstamp\s*(?P<op>>=|>)\s*(?P<since>\S+))?"
-                  r"\s+order\s+by\s+systemmodstamp\s+asc\s*$", re.IGNORECASE | re.DOTALL)
+                  r"(?:\s+where\s+systemmodstamp\s*(?P<op>>=|>)\s*(?P<since>\S+)"
+                  r"(?:\s+and\s+systemmodstamp\s*<\s*(?P<until>\S+))?)?"
+                  r"(?P<order>\s+order\s+by\s+systemmodstamp\s+asc)?\s*$", re.IGNORECASE | re.DOTALL)
 
 
 def iso_ms(when: datetime) -> str:
@@ -255,7 +258,7 @@ class CrmEmulator:
             if not match:
                 return 400, [{"message": f"unexpected SOQL: {soql[:80]}", "errorCode": "MALFORMED_QUERY"}]
             fields = [f.strip() for f in match["fields"].split(",")]
-            unknown = [f for f in fields if f not in SALESFORCE_FIELDS]
+            unknown = [f for f in fields if f not in SALESFORCE_FIELDS and f.lower() != "count()"]
             if unknown:
                 return 400, [{"message": f"No such column '{unknown[0]}' on entity 'Contact'",
                               "errorCode": "INVALID_FIELD"}]
@@ -268,6 +271,13 @@ class CrmEmulator:
                 since = parse_when(match["since"])
                 keep = (lambda t: t >= since) if match["op"] == ">=" else (lambda t: t > since)
                 records = [r for r in records if keep(parse_when(r["SystemModstamp"]))]
+            if match["until"]:
+                until = parse_when(match["until"])
+                records = [r for r in records if parse_when(r["SystemModstamp"]) < until]
+            if match["fields"].strip().lower() == "count()":
+                return 200, {"totalSize": len(records), "done": True, "records": []}
+            if not match["order"]:
+                return 400, [{"message": "the emulator answers ordered queries only", "errorCode": "MALFORMED_QUERY"}]
             records.sort(key=lambda r: (r["SystemModstamp"], r["Id"]))
             rows = [_salesforce_record(r, fields, version) for r in records]
             offset = 0

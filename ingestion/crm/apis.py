@@ -9,6 +9,7 @@ which overrides `.dlt/config.toml`):
     pages_per_load = 50                       # pages per committed chunk (at most 10,000 records)
     extra_fields = ["lifecyclestage"]         # more properties to read (kept in extra_fields)
     start_date = "2025-01-01"                 # the first night reads what changed since (default: all)
+    settle_seconds = 300                      # changes younger than this wait for the next night
     # secret: access_token (a private app's access token; scope crm.objects.contacts.read)
 
     [sources.crm.salesforce]
@@ -21,6 +22,11 @@ which overrides `.dlt/config.toml`):
 
 The fields asked for are each CRM's standard contact fields that the header-alias mapping
 (ingestion/header_aliases.yml) maps to a canonical field, plus `extra_fields`.
+
+A night reads the changes up to `settle_seconds` before it started: a CRM's search index
+trails its writes (HubSpot says a minute), and a long transaction commits a change with
+the time it began (Salesforce's SystemModstamp). Read too early, a change stamped before
+the cursor would be skipped for good; left for the next night, it is read then.
 """
 
 from __future__ import annotations
@@ -28,10 +34,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import dlt
+import requests
 from dlt.sources.helpers.rest_client.paginators import JSONLinkPaginator, JSONResponseCursorPaginator
 from dlt.sources.rest_api import rest_api_resources
 
@@ -64,6 +71,7 @@ class CrmConfig:
     extra_fields: list[str] = field(default_factory=list)
     start_date: str = ""
     api_version: str = ""
+    settle_seconds: int = 300
 
     @classmethod
     def from_config(cls, name: str) -> CrmConfig:
@@ -78,6 +86,7 @@ class CrmConfig:
                    pages_per_load=int(_setting(f"{section}.pages_per_load", 50)),
                    extra_fields=_list(_setting(f"{section}.extra_fields", None)),
                    start_date=str(_setting(f"{section}.start_date", "")),
+                   settle_seconds=int(_setting(f"{section}.settle_seconds", 300)),
                    api_version=str(_setting(f"{section}.api_version", api.default_version)))
 
     def secrets(self) -> list[str]:
@@ -99,6 +108,11 @@ class Endpoint:
 
 def _start(value: str) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=UTC) if value else datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _settled(config: CrmConfig) -> datetime:
+    """The latest change time a night reads up to."""
+    return datetime.now(UTC) - timedelta(seconds=max(0, config.settle_seconds))
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -149,6 +163,21 @@ class CrmApi:
     def parse_cursor(self, value: str) -> datetime:
         return parse_timestamp(value)
 
+    cursor_path: ClassVar[str] = ""          # the incremental's cursor path in the chunked endpoint's records
+
+    def count_changed(self, since: str | None) -> int:
+        """How many records changed after `since` (the committed cursor; None: the start),
+        up to the settle window: what the next night would read, asked without reading it."""
+        raise NotImplementedError
+
+    def _session(self) -> requests.Session:
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {self._token()}"
+        return session
+
+    def _token(self) -> str:
+        return self.config.access_token.reveal()
+
 
 class HubSpotApi(CrmApi):
     """HubSpot CRM v3: the search endpoint for contacts changed since the cursor
@@ -164,6 +193,7 @@ class HubSpotApi(CrmApi):
     max_page_size = 200          # the search endpoint's limit
     max_results = 10_000         # what one search can page through
 
+    cursor_path = "properties.lastmodifieddate"
     SEARCH = Endpoint("hubspot_contacts", "crm/v3/objects/contacts/search", "lastmodifieddate", chunked=True)
     ARCHIVED = Endpoint("hubspot_archived_contacts", "crm/v3/objects/contacts?archived=true", "archivedAt",
                         chunked=False)
@@ -193,8 +223,10 @@ class HubSpotApi(CrmApi):
             spec = {
                 "path": "crm/v3/objects/contacts/search", "method": "POST",
                 "json": {
-                    "filterGroups": [{"filters": [{"propertyName": "lastmodifieddate", "operator": "GTE",
-                                                   "value": "{incremental.start_value}"}]}],
+                    "filterGroups": [{"filters": [
+                        {"propertyName": "lastmodifieddate", "operator": "GTE", "value": "{incremental.start_value}"},
+                        {"propertyName": "lastmodifieddate", "operator": "LT",
+                         "value": str(int(_settled(self.config).timestamp() * 1000))}]}],
                     "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
                     "properties": self.fields, "limit": self.page_size,
                 },
@@ -218,6 +250,18 @@ class HubSpotApi(CrmApi):
                        "auth": {"type": "bearer", "token": self.config.access_token.reveal()}},
             "resources": [{"name": endpoint.name, "primary_key": "id", "endpoint": spec}],
         })[0]
+
+    def count_changed(self, since: str | None) -> int:
+        start = parse_timestamp(since) if since else _start(self.config.start_date)
+        body = {"filterGroups": [{"filters": [
+            {"propertyName": "lastmodifieddate", "operator": "GT", "value": str(int(start.timestamp() * 1000))},
+            {"propertyName": "lastmodifieddate", "operator": "LT",
+             "value": str(int(_settled(self.config).timestamp() * 1000))}]}],
+            "properties": ["hs_object_id"], "limit": 1}
+        with self._session() as session:
+            response = session.post(f"{self.config.base_url}/crm/v3/objects/contacts/search", json=body, timeout=30)
+            response.raise_for_status()
+            return int(response.json().get("total") or 0)
 
     def flatten(self, item: dict) -> dict[str, str | None]:
         record: dict[str, str | None] = {"id": _text(item.get("id"))}
@@ -243,6 +287,7 @@ class SalesforceApi(CrmApi):
     always = ["Id", "SystemModstamp", "IsDeleted"]
     reads_whole_query = True
 
+    cursor_path = "SystemModstamp"
     CONTACTS = Endpoint("salesforce_contacts", "services/data/queryAll?Contact", "SystemModstamp", chunked=True)
 
     @classmethod
@@ -270,8 +315,9 @@ class SalesforceApi(CrmApi):
 
     def resource(self, endpoint: Endpoint, on_page: Callable[[Any], None]) -> Any:
         initial = _start(self.config.start_date).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+        settled = _settled(self.config).strftime("%Y-%m-%dT%H:%M:%SZ")
         soql = (f"SELECT {', '.join(self.fields)} FROM Contact WHERE SystemModstamp >= {{incremental.start_value}} "
-                "ORDER BY SystemModstamp ASC")
+                f"AND SystemModstamp < {settled} ORDER BY SystemModstamp ASC")
         spec = {
             "path": f"services/data/{self.config.api_version}/queryAll",
             "params": {"q": soql},
@@ -288,6 +334,28 @@ class SalesforceApi(CrmApi):
             "client": {"base_url": self.config.base_url, "auth": self.auth()},
             "resources": [{"name": endpoint.name, "primary_key": "Id", "endpoint": spec}],
         })[0]
+
+    def _token(self) -> str:
+        if self.config.access_token:
+            return self.config.access_token.reveal()
+        response = requests.post(f"{self.config.base_url}/services/oauth2/token", timeout=30,
+                                 data={"grant_type": "client_credentials", "client_id": self.config.client_id.reveal(),
+                                       "client_secret": self.config.client_secret.reveal()})
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+
+    def count_changed(self, since: str | None) -> int:
+        """SOQL's literal has whole seconds: counted from the second after the cursor's (the
+        changes later in the cursor's own second are not counted; the night reads them)."""
+        start = (parse_timestamp(since).replace(microsecond=0) + timedelta(seconds=1) if since
+                 else _start(self.config.start_date))
+        soql = (f"SELECT COUNT() FROM Contact WHERE SystemModstamp >= {start.strftime('%Y-%m-%dT%H:%M:%SZ')} "
+                f"AND SystemModstamp < {_settled(self.config).strftime('%Y-%m-%dT%H:%M:%SZ')}")
+        with self._session() as session:
+            response = session.get(f"{self.config.base_url}/services/data/{self.config.api_version}/queryAll",
+                                   params={"q": soql}, timeout=30)
+            response.raise_for_status()
+            return int(response.json().get("totalSize") or 0)
 
     def flatten(self, item: dict) -> dict[str, str | None]:
         record: dict[str, str | None] = {}

@@ -96,6 +96,24 @@ def _extract_and_load(pipeline: dlt.Pipeline, api: CrmApi, endpoint: Endpoint, a
     return counter
 
 
+def changed_in_crms(pipeline: dlt.Pipeline, aliases: HeaderAliases) -> tuple[int, list[str]]:
+    """How many records the configured CRMs changed since each one's committed cursor (what
+    the next night would read; deletions are not counted), and the CRMs that could not be
+    asked (with why, never a secret). For a night that waits for enough new rows."""
+    sources = pipeline.state.get("sources", {})
+    changed, uncounted = 0, []
+    for config in configured_crms()[0]:
+        api = API_CLASSES[config.name](config, aliases)
+        endpoint = next(e for e in api.endpoints() if e.chunked)
+        cursor = (sources.get(f"crm_{config.name}", {}).get("resources", {}).get(endpoint.name, {})
+                  .get("incremental", {}).get(api.cursor_path, {}).get("last_value"))
+        try:
+            changed += api.count_changed(cursor)
+        except Exception as exc:  # noqa: BLE001 - an API that cannot be asked: the night will say why
+            uncounted.append(f"{config.name} ({describe_failure(exc, config.secrets())})")
+    return changed, uncounted
+
+
 def pull_crms(pipeline: dlt.Pipeline, aliases: HeaderAliases, suppressed: set[str], loaded_at: datetime,
               file_format: str | None, before_load: Callable[[int], None] | None = None
               ) -> tuple[list[CrmPull], list[str]]:

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 import dlt
 
-from ingestion.crm.load import CrmPull, pull_crms
+from ingestion.crm import configured_crms
+from ingestion.crm.load import CrmPull, changed_in_crms, pull_crms
 from ingestion.faults import checkpoint
 from ingestion.landing import CONTACTS_TABLE, FILE_LOADS_TABLE, QUARANTINE_TABLE, FileReport, landing_source
 from ingestion.landing.mapping import HeaderAliases
@@ -69,6 +70,15 @@ def loaded_files(settings: Settings) -> dict[str, dict]:
     when this machine holds no state for the warehouse's pipeline yet."""
     sources = make_pipeline(settings).state.get("sources", {})
     return dict(sources.get("landing", {}).get("resources", {}).get("landing_files", {}).get("files", {}))
+
+
+def crm_changes(settings: Settings) -> tuple[int, list[str]]:
+    """Records the configured CRMs changed since this warehouse's pipeline last read them,
+    and the CRMs that could not be asked (ingestion.crm.load.changed_in_crms). Without a
+    configured CRM: nothing, and no pipeline is opened."""
+    if not configured_crms()[0]:
+        return 0, []
+    return changed_in_crms(make_pipeline(settings), HeaderAliases.from_file(settings.header_aliases))
 
 
 def run_load(settings: Settings, on_extracted: Callable[[LoadResult], None] | None = None) -> LoadResult:

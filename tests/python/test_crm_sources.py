@@ -11,12 +11,14 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from conftest import query
 
 from batch.console import print_load_result
+from batch.runner import Options, reason_to_wait
 from ingestion.faults import KILL_AT_ENV
 from ingestion.landing.load import run_load
 from ingestion.settings import REPO_ROOT, Settings
@@ -224,3 +226,41 @@ def test_a_run_killed_mid_load_resumes_from_the_last_committed_cursor(tmp_path, 
 
     assert raw(tmp_path / "killed") == raw(tmp_path / "uninterrupted")
     assert len(raw(tmp_path / "killed")) == HUBSPOT_CONTACTS + SALESFORCE_CONTACTS
+
+
+def test_changes_younger_than_the_settle_window_wait_for_the_next_night(workspace, emulator, monkeypatch):
+    """A CRM's search index trails its writes: a change stamped a moment ago is left for the
+    next night, when it is settled, rather than read too early and skipped for good."""
+    for k, v in crm_env(emulator, salesforce=DEFAULT_TOKENS[SALESFORCE]).items():
+        monkeypatch.setenv(k, v)
+    emulator.state.clock = datetime.now(UTC)  # the CRMs' clocks at now: these changes are fresh
+    emulator.hubspot_upsert("7", jobtitle="Head of Buying")
+    emulator.salesforce_upsert("003000002", Title="CTO")
+    first = run_load(workspace)
+    assert {p.crm: p.rows_loaded for p in first.crm_pulls} == {HUBSPOT: HUBSPOT_CONTACTS - 1,
+                                                               SALESFORCE: SALESFORCE_CONTACTS - 1}
+    monkeypatch.setenv("SOURCES__CRM__HUBSPOT__SETTLE_SECONDS", "0")
+    monkeypatch.setenv("SOURCES__CRM__SALESFORCE__SETTLE_SECONDS", "0")
+    second = run_load(workspace)
+    assert {p.crm: p.rows_loaded for p in second.crm_pulls} == {HUBSPOT: 1, SALESFORCE: 1}
+    assert query(workspace, "select job_title from raw_landing.contacts where source_record_id in ('7', "
+                            "'003000002') order by 1") == [("CTO",), ("Head of Buying",)]
+
+
+def test_a_night_waiting_for_new_rows_counts_the_crms_changes(workspace, emulator, monkeypatch):
+    for k, v in crm_env(emulator).items():
+        monkeypatch.setenv(k, v)
+    waits_for = Options(min_new_rows=3)
+    assert reason_to_wait(workspace, waits_for) is None, "never loaded: every CRM record is new"
+    run_load(workspace)
+    waiting = reason_to_wait(workspace, waits_for)
+    assert waiting is not None and "0 changed record(s) in the CRMs" in waiting
+    emulator.state.clock += timedelta(hours=20)  # the next day's changes
+    emulator.hubspot_upsert("7", jobtitle="Head of Buying")
+    emulator.salesforce_upsert("003000002", Title="CTO")
+    assert "2 changed record(s)" in reason_to_wait(workspace, waits_for)
+    emulator.salesforce_upsert("003000004", Title="CFO")
+    assert reason_to_wait(workspace, waits_for) is None
+    # a CRM that cannot be asked: the night starts, and says why
+    emulator.tokens[HUBSPOT] = "rotated"
+    assert reason_to_wait(workspace, Options(min_new_rows=1000)) is None
