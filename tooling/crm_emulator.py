@@ -29,7 +29,8 @@ Answers hold
 `Sforce-Query-Options: batchSize=N` header lowers it).
 
 **Faults**: `inject(api, *statuses)` answers the next calls to that API (`hubspot` or
-`salesforce`) with these statuses first (429 with `Retry-After: retry_after_seconds`, 5xx
+`salesforce`) with these statuses first, `inject_at(api, n, *statuses)` its n-th call
+and those after it (429 with `Retry-After: retry_after_seconds`, 5xx
 with an error body); `rate_limit_every` answers every Nth call with a 429. `calls` lists
 every call (api, path, status, monotonic time), and `cursors` the "modified since" each
 query started from, for the tests to check paging, waits and where a night resumed.
@@ -45,9 +46,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tooling.loopback import LoopbackServer
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +121,9 @@ class CrmState:
         return self.clock
 
 
-class CrmEmulator:
+class CrmEmulator(LoopbackServer):
+    thread_name = "crm-emulator"
+
     def __init__(self, *, batch_size: int = 2000, retry_after_seconds: float = 1,
                  rate_limit_every: int = 0, tokens: dict[str, str] | None = None, port: int = 0) -> None:
         self.state = CrmState()
@@ -130,36 +135,22 @@ class CrmEmulator:
         self.calls: list[Call] = []
         self.cursors: list[tuple[str, str | None]] = []   # (api, the "modified since" of each first page)
         self._faults: dict[str, list[int]] = {HUBSPOT: [], SALESFORCE: []}
+        self._fault_at: dict[tuple[str, int], int] = {}
         self._locators: dict[str, tuple[list[dict], int]] = {}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
-        self._thread: threading.Thread | None = None
-
-    # ---- lifecycle ----
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> CrmEmulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="crm-emulator", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> CrmEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__(_handler(self), port)
 
     # ---- what the tests change between nights ----
     def inject(self, api: str, *statuses: int) -> None:
         with self._lock:
             self._faults[api].extend(statuses)
+
+    def inject_at(self, api: str, call: int, *statuses: int) -> None:
+        """Answer that API's `call`-th call (counted from 1, whatever came before) and the
+        ones after it with these statuses."""
+        with self._lock:
+            for i, status in enumerate(statuses):
+                self._fault_at[(api, call + i)] = status
 
     def hubspot_upsert(self, contact_id: str, **properties: str | None) -> None:
         with self._lock:
@@ -188,7 +179,7 @@ class CrmEmulator:
     def _fault(self, api: str) -> tuple[int, dict[str, str], bytes] | None:
         with self._lock:
             n = sum(1 for c in self.calls if c.api == api) + 1
-            status = self._faults[api].pop(0) if self._faults[api] else None
+            status = self._faults[api].pop(0) if self._faults[api] else self._fault_at.pop((api, n), None)
         if status is None and self.rate_limit_every and n % self.rate_limit_every == 0:
             status = 429
         if status is None:

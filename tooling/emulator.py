@@ -62,9 +62,11 @@ import time
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from tooling.loopback import LoopbackServer
 
 log = logging.getLogger(__name__)
 
@@ -225,8 +227,10 @@ class Truth:
         return None
 
 
-class Emulator:
+class Emulator(LoopbackServer):
     """Both providers on one loopback port. Use as a context manager, or start()/stop()."""
+
+    thread_name = "provider-emulator"
 
     def __init__(self, config: EmulatorConfig | None = None, port: int = 0) -> None:
         self.config = config or EmulatorConfig()
@@ -236,31 +240,7 @@ class Emulator:
         self._lock = threading.Lock()
         self._rng = random.Random(self.config.seed)
         self._windows: dict[str, tuple[float, int]] = {}  # provider -> (window start, calls in it)
-        self.stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> Emulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="provider-emulator", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stopping.set()  # hanging and trickling answers end
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> Emulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__(_handler(self), port)
 
     # --------------------------------------------------------------- logic ----
     def draw(self) -> float:

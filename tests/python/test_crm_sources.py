@@ -264,3 +264,23 @@ def test_a_night_waiting_for_new_rows_counts_the_crms_changes(workspace, emulato
     # a CRM that cannot be asked: the night starts, and says why
     emulator.tokens[HUBSPOT] = "rotated"
     assert reason_to_wait(workspace, Options(min_new_rows=1000)) is None
+
+
+def test_a_crm_failing_mid_chunk_loads_nothing_of_that_chunk_and_the_next_run_ends_where_one_run_would(
+        workspace, emulator, monkeypatch, tmp_path):
+    for k, v in crm_env(emulator, salesforce=DEFAULT_TOKENS[SALESFORCE]).items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("RUNTIME__REQUEST_MAX_ATTEMPTS", "2")
+    # HubSpot's 5th call (the second page of its second chunk) fails, and its one retry too
+    emulator.inject_at(HUBSPOT, 5, 500, 500)
+    failed = run_load(workspace)
+    assert [p.crm for p in failed.failed_crms] == [HUBSPOT]
+    assert failed.failed_crms[0].error.startswith("HTTP 500 from /crm/v3/objects/contacts/search")
+    committed = query(workspace, "select count(*) from raw_landing.contacts where source_system = 'hubspot'")[0][0]
+    assert committed == 3 * 25, "the first chunk stays; nothing of the failed one"
+    assert {p.crm: p.rows_loaded for p in failed.crm_pulls}[SALESFORCE] == SALESFORCE_CONTACTS
+
+    again = run_load(workspace)
+    assert not again.failed_crms
+    assert {p.crm: p.rows_loaded for p in again.crm_pulls}[HUBSPOT] == HUBSPOT_CONTACTS - committed
+    assert len(versions(workspace)) == len(set(versions(workspace))) == HUBSPOT_CONTACTS + SALESFORCE_CONTACTS
