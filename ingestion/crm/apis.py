@@ -107,7 +107,11 @@ class Endpoint:
 
 
 def _start(value: str) -> datetime:
-    return datetime.fromisoformat(value).replace(tzinfo=UTC) if value else datetime(1970, 1, 1, tzinfo=UTC)
+    """`start_date` (an ISO date or date-time, UTC unless it says otherwise); the epoch when unset."""
+    if not value:
+        return datetime(1970, 1, 1, tzinfo=UTC)
+    when = datetime.fromisoformat(value)
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _settled(config: CrmConfig) -> datetime:
@@ -140,6 +144,7 @@ class CrmApi:
     standard_fields: ClassVar[list[str]] = []
     always: ClassVar[list[str]] = []          # asked whatever the aliases map
     reads_whole_query: ClassVar[bool] = False  # one query can page through any number of records
+    cursor_path: ClassVar[str] = ""           # the incremental's cursor in the chunked endpoint's records
 
     def __init__(self, config: CrmConfig, aliases: HeaderAliases) -> None:
         self.config = config
@@ -162,8 +167,6 @@ class CrmApi:
 
     def parse_cursor(self, value: str) -> datetime:
         return parse_timestamp(value)
-
-    cursor_path: ClassVar[str] = ""          # the incremental's cursor path in the chunked endpoint's records
 
     def count_changed(self, since: str | None) -> int:
         """How many records changed after `since` (the committed cursor; None: the start),

@@ -49,7 +49,6 @@ class LoadResult:
         return [p for p in self.crm_pulls if p.error]
 
 
-
 def make_pipeline(settings: Settings) -> dlt.Pipeline:
     return warehouse_pipeline(settings, PIPELINE_NAME, DATASET_NAME)
 
