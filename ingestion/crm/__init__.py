@@ -71,14 +71,22 @@ def configured_crms() -> tuple[list[CrmConfig], list[str]]:
 
 @dataclass
 class PageCounter:
-    """What one extract of an endpoint read: pages, and the reports of the pages with rows."""
+    """What one extract of an endpoint read: the pages that came back (dlt's incremental may
+    have emptied some), whether the API had more after the last, and the reports of the
+    pages with rows."""
 
+    has_next: Callable[[Any], bool]
     pages: int = 0
+    more: bool = False
     reports: list[FileReport] = field(default_factory=list)
 
     def count(self, response: Any) -> None:
-        """A page came back (a response hook: it counts the pages dlt's incremental empties too)."""
+        """A response hook, called with every page's answer."""
         self.pages += 1
+        try:
+            self.more = self.has_next(response.json())
+        except ValueError:   # not JSON: dlt raises on it next
+            self.more = False
 
 
 def page_to_parsed(records: list[dict[str, str | None]]) -> ParsedFile:

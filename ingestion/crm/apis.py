@@ -6,7 +6,7 @@ which overrides `.dlt/config.toml`):
     [sources.crm.hubspot]
     base_url = "https://api.hubapi.com"       # the default
     page_size = 100                           # records per search page (HubSpot's maximum: 200)
-    pages_per_load = 50                       # pages per committed chunk (at most 10,000 records)
+    pages_per_load = 50                       # pages of new records per committed chunk
     extra_fields = ["lifecyclestage"]         # more properties to read (kept in extra_fields)
     start_date = "2025-01-01"                 # the first night reads what changed since (default: all)
     settle_seconds = 300                      # changes younger than this wait for the next night
@@ -133,6 +133,21 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+class CappedCursorPaginator(JSONResponseCursorPaginator):
+    """HubSpot's search cursor, stopped before the offset past which a search refuses to page
+    (10,000 results): the chunk ends there and is committed, and the next one is a new search
+    from the cursor it reached."""
+
+    def __init__(self, max_offset: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_offset = max_offset
+
+    def update_state(self, response: Any, data: list[Any] | None = None) -> None:
+        super().update_state(response, data)
+        if self._next_reference is not None and int(self._next_reference) >= self.max_offset:
+            self._next_reference = None
+
+
 class CrmApi:
     """How one CRM is read: its endpoints as rest_api resources, its records flattened."""
 
@@ -143,7 +158,6 @@ class CrmApi:
     default_version: ClassVar[str] = ""
     standard_fields: ClassVar[list[str]] = []
     always: ClassVar[list[str]] = []          # asked whatever the aliases map
-    reads_whole_query: ClassVar[bool] = False  # one query can page through any number of records
     cursor_path: ClassVar[str] = ""           # the incremental's cursor in the chunked endpoint's records
 
     def __init__(self, config: CrmConfig, aliases: HeaderAliases) -> None:
@@ -156,6 +170,10 @@ class CrmApi:
         raise NotImplementedError
 
     def endpoints(self) -> list[Endpoint]:
+        raise NotImplementedError
+
+    def has_next(self, page: Any) -> bool:
+        """Whether the API has another page after this answer (whether or not it is read)."""
         raise NotImplementedError
 
     def resource(self, endpoint: Endpoint, on_page: Callable[[Any], None]) -> Any:
@@ -216,8 +234,10 @@ class HubSpotApi(CrmApi):
 
     @property
     def pages_per_load(self) -> int:
-        """A chunk is one search: never past the 10,000 results a search can page through."""
-        return max(1, min(self.config.pages_per_load, self.max_results // self.page_size))
+        return max(1, self.config.pages_per_load)
+
+    def has_next(self, page: Any) -> bool:
+        return bool(((page.get("paging") or {}).get("next") or {}).get("after")) if isinstance(page, dict) else False
 
     def resource(self, endpoint: Endpoint, on_page: Callable[[Any], None]) -> Any:
         start = _start(self.config.start_date)
@@ -233,7 +253,9 @@ class HubSpotApi(CrmApi):
                     "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
                     "properties": self.fields, "limit": self.page_size,
                 },
-                "paginator": JSONResponseCursorPaginator(cursor_path="paging.next.after", cursor_body_path="after"),
+                # a chunk is one search, never paged past the results a search can reach
+                "paginator": CappedCursorPaginator(self.max_results, cursor_path="paging.next.after",
+                                                   cursor_body_path="after"),
                 "data_selector": "results",
                 # the filter takes epoch milliseconds
                 "incremental": {"cursor_path": "properties.lastmodifieddate", "initial_value": initial,
@@ -288,7 +310,6 @@ class SalesforceApi(CrmApi):
                        "Account.Name", "Account.Website", "MailingStreet", "MailingCity", "MailingState",
                        "MailingPostalCode", "MailingCountry", "HasOptedOutOfEmail", "Birthdate", "LastModifiedDate"]
     always = ["Id", "SystemModstamp", "IsDeleted"]
-    reads_whole_query = True
 
     cursor_path = "SystemModstamp"
     CONTACTS = Endpoint("salesforce_contacts", "services/data/queryAll?Contact", "SystemModstamp", chunked=True)
@@ -308,6 +329,9 @@ class SalesforceApi(CrmApi):
     @property
     def pages_per_load(self) -> int:
         return max(1, self.config.pages_per_load)
+
+    def has_next(self, page: Any) -> bool:
+        return bool(page.get("nextRecordsUrl")) if isinstance(page, dict) else False
 
     def auth(self) -> dict[str, Any]:
         if self.config.access_token:

@@ -2,9 +2,9 @@
 
 Called by the load step (ingestion/landing/load.py) after the landing files, through the
 same dlt pipeline, so a package a killed run left is loaded by the next run before
-anything is read. Per CRM and endpoint: extract up to `pages_per_load` pages, normalise,
-load (the chunk's rows and its cursor commit together), and again until a chunk comes back
-short. A CRM that fails (a refused token, an error that outlasts dlt's retries) keeps the
+anything is read. Per CRM and endpoint: extract up to `pages_per_load` pages of new
+records, normalise, load (the chunk's rows and its cursor commit together), and again
+until the API has no more. A CRM that fails (a refused token, an error that outlasts dlt's retries) keeps the
 chunks it committed, is reported with the reason, and the other CRMs go on; the next run
 resumes from its last committed cursor.
 """
@@ -81,7 +81,7 @@ def _extract_and_load(pipeline: dlt.Pipeline, api: CrmApi, endpoint: Endpoint, a
                       suppressed: set[str], loaded_at: datetime, file_format: str | None, limit: int | None,
                       pull: CrmPull, before_load: Callable[[int], None] | None) -> PageCounter:
     """One chunk: up to `limit` pages extracted, then loaded with the cursor they moved."""
-    counter = PageCounter()
+    counter = PageCounter(api.has_next)
     pipeline.extract(crm_source(api, endpoint, aliases, suppressed, loaded_at, counter, limit),
                      loader_file_format=file_format)
     pipeline.normalize()
@@ -131,15 +131,16 @@ def pull_crms(pipeline: dlt.Pipeline, aliases: HeaderAliases, suppressed: set[st
                 while True:
                     counter = _extract_and_load(pipeline, api, endpoint, aliases, suppressed, loaded_at,
                                                 file_format, limit, pull, before_load)
-                    if limit is None or counter.pages < limit:
+                    if limit is None or not counter.more:
                         break
-                    if not counter.reports:  # a whole chunk of records it had already loaded
-                        if not api.reads_whole_query:
-                            raise StuckCursor(f"{config.name}: more than {limit} pages of records share one "
-                                              f"{endpoint.cursor_field} value; the cursor cannot move past them")
-                        # one value holds more than a chunk (a mass update within a second):
-                        # the rest of tonight's changes in one query, committed at its end
-                        limit = None
+                    if not counter.reports:
+                        # a chunk is `limit` pages of new records (dlt's incremental drops the ones
+                        # loaded before, and the limit counts the others), so a chunk with none though
+                        # the API has more is a search stopped at its last reachable page: more
+                        # records than a search can page through share the cursor's value
+                        raise StuckCursor(f"{config.name}: more records than one search can page through "
+                                          f"share one {endpoint.cursor_field} value; the cursor cannot move "
+                                          "past them")
         except Exception as exc:  # noqa: BLE001 - one CRM's failure must not stop the others
             pull.error = describe_failure(exc, config.secrets())
             log.error("CRM %s: reading stopped, %s (what was committed stays; the next run resumes there)",

@@ -19,9 +19,10 @@ from conftest import query
 
 from batch.console import print_load_result
 from batch.runner import Options, reason_to_wait
+from ingestion.crm.apis import HubSpotApi
 from ingestion.faults import KILL_AT_ENV
 from ingestion.landing.load import run_load
-from ingestion.settings import REPO_ROOT, Settings
+from ingestion.settings import REPO_ROOT, Settings, load_settings
 from tooling.crm_emulator import DEFAULT_TOKENS, HUBSPOT, SALESFORCE, SALESFORCE_CLIENT, CrmEmulator
 
 HUBSPOT_CONTACTS = 230
@@ -284,3 +285,27 @@ def test_a_crm_failing_mid_chunk_loads_nothing_of_that_chunk_and_the_next_run_en
     assert not again.failed_crms
     assert {p.crm: p.rows_loaded for p in again.crm_pulls}[HUBSPOT] == HUBSPOT_CONTACTS - committed
     assert len(versions(workspace)) == len(set(versions(workspace))) == HUBSPOT_CONTACTS + SALESFORCE_CONTACTS
+
+
+def test_more_records_than_a_chunk_under_one_timestamp_are_paged_through_or_stop_clearly(
+        workspace, emulator, monkeypatch):
+    """A bulk import stamps many contacts with one lastmodifieddate: each chunk pages past the
+    ones loaded before to new ones, as far as one search can page; past that, HubSpot stops
+    with why (what it reached stays loaded), instead of asking the same pages every night."""
+    for k, v in crm_env(emulator, salesforce=DEFAULT_TOKENS[SALESFORCE]).items():
+        monkeypatch.setenv(k, v)
+    stamp = emulator.state.hubspot["1"]["properties"]["lastmodifieddate"]
+    for record in emulator.state.hubspot.values():
+        record["properties"]["lastmodifieddate"] = stamp
+    result = run_load(workspace)
+    assert not result.failed_crms, [p.error for p in result.crm_pulls]
+    assert {p.crm: p.rows_loaded for p in result.crm_pulls}[HUBSPOT] == HUBSPOT_CONTACTS
+
+    # the same import, where one search can page through less than it holds
+    other = workspace.warehouse.with_name("other.duckdb")
+    monkeypatch.setenv("CONTACTS_WAREHOUSE", str(other))
+    monkeypatch.setattr(HubSpotApi, "max_results", 100)
+    stuck = run_load(load_settings())
+    assert [p.crm for p in stuck.failed_crms] == [HUBSPOT]
+    assert "share one lastmodifieddate value" in stuck.failed_crms[0].error, stuck.failed_crms[0].error
+    assert stuck.failed_crms[0].rows_loaded == 100, "what one search could reach is loaded"
