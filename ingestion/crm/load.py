@@ -4,9 +4,9 @@ Called by the load step (ingestion/landing/load.py) after the landing files, thr
 same dlt pipeline, so a package a killed run left is loaded by the next run before
 anything is read. Per CRM and endpoint: extract up to `pages_per_load` pages of new
 records, normalise, load (the chunk's rows and its cursor commit together), and again
-until the API has no more. A CRM that fails (a refused token, an error that outlasts dlt's retries) keeps the
-chunks it committed, is reported with the reason, and the other CRMs go on; the next run
-resumes from its last committed cursor.
+until the API has no more. A CRM that fails (a refused token, an error that outlasts
+dlt's retries) keeps the chunks it committed, is reported with the reason, and the other
+CRMs go on; the next run resumes from its last committed cursor.
 """
 
 from __future__ import annotations

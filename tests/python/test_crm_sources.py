@@ -180,9 +180,9 @@ def test_a_refused_token_stops_that_crm_only_and_no_secret_shows_anywhere(worksp
         assert not any(s.encode() in data for s in secrets), path
 
 
-def test_without_credentials_each_crm_is_skipped_in_one_line(workspace, capsys):
+def test_without_credentials_each_crm_is_skipped_in_one_line(workspace, capsys, monkeypatch):
     for name in [k for k in os.environ if k.startswith("SOURCES__CRM__")]:
-        os.environ.pop(name)
+        monkeypatch.delenv(name)
     result = run_load(workspace)
     assert result.crm_pulls == [] and [s.split(" ")[0] for s in result.crm_skipped] == [HUBSPOT, SALESFORCE]
     print_load_result(result)
