@@ -92,7 +92,9 @@ def enrich(settings: Settings, *, dry_run: bool = False, only: list[str] | None 
     credits = sum(p.credits for p in result.providers)
     print(f"credits charged: {credits:,}; pending (asked again next run): {result.pending:,}"
           + (f"; credits possibly billed for lost answers: {result.credits_at_risk:,}" if result.credits_at_risk
-             else ""))
+             else "")
+          + (f"; possibly billed twice (a match asked again after a lost answer): "
+             f"{result.possible_double_charges:,}" if result.possible_double_charges else ""))
     ceiling = f" of max_credits {result.max_credits:,}" if result.max_credits else ""
     print(f"night {result.period}: {result.period_credits:,} credit(s) billed or possibly billed{ceiling}"
           + (f" ({result.credits_before:,} before this run: earlier attempts, calls cut off)"

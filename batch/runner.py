@@ -572,7 +572,7 @@ class Nightly:
                   "matched": sum(p.matched for p in providers), "credits": sum(p.credits for p in providers),
                   "calls": sum(p.calls for p in providers), "pending": result.pending,
                   "recovered_packages": result.recovered_packages, "credits_at_risk": result.credits_at_risk,
-                  "night_credits": result.period_credits}
+                  "possible_double_charges": result.possible_double_charges, "night_credits": result.period_credits}
         return StepOutcome("ok", counts).degraded_by(self.enrichment_trouble(result))
 
     def enrichment_trouble(self, result: EnrichmentResult) -> list[str]:

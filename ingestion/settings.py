@@ -27,6 +27,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,6 +66,17 @@ class Secret:
         return "Secret('***')"
 
     __str__ = __repr__
+
+
+def config_value(key: str, default: Any) -> Any:
+    """A dlt setting (environment variable, `.dlt/secrets.toml`, `.dlt/config.toml`), cast to
+    the default's type; the default when it is unset or empty."""
+    import dlt  # here, so that reading the project's paths does not import dlt
+
+    value = dlt.config.get(key)
+    if value is None or value == "":
+        return default
+    return type(default)(value) if default is not None and not isinstance(default, bool) else value
 
 
 def _path(name: str) -> Path:

@@ -32,7 +32,7 @@ from tooling.addresses.evaluate import meets_targets as addresses_meet_targets
 from tooling.addresses.evaluate import render as render_addresses
 from tooling.bench import run_bench
 from tooling.demo.generator import generate
-from tooling.emulator import COMPANY, DEFAULT_KEYS, PERSON, Emulator, EmulatorConfig, Faults
+from tooling.emulator import APOLLO, COMPANY, DEFAULT_KEYS, PERSON, PROVIDERS, Emulator, EmulatorConfig, Faults
 from tooling.linkage.evaluate import evaluate, render_results, scratch_folder
 from tooling.linkage.sets import labelled_sets
 from tooling.standin import emulator_endpoints
@@ -75,13 +75,13 @@ def cmd_emulator(args: argparse.Namespace, settings: Settings) -> int:
                         junk_item_rate=0.1, trickle_rate=0.05, hang_rate=0.02, rate_limit_per_window=60,
                         rate_limit_window_seconds=60.0, latency_ms=args.latency_ms)
     config = EmulatorConfig(truth_dir=Path(args.truth_dir) if args.truth_dir else settings.ground_truth_dir,
-                            faults={PERSON: faults, COMPANY: faults},
-                            match_rate={PERSON: args.match_rate, COMPANY: args.match_rate},
+                            faults=dict.fromkeys(PROVIDERS, faults),
+                            match_rate=dict.fromkeys(PROVIDERS, args.match_rate),
                             idempotent=not args.hostile)
     emulator = Emulator(config, port=args.port).start()
-    print(f"Provider emulator on {emulator.url} (person: POST /v5/person/bulk, key header X-Api-Key "
-          f"{DEFAULT_KEYS[PERSON]!r}; company: POST /v1/companies/lookup, bearer {DEFAULT_KEYS[COMPANY]!r}). "
-          "Ctrl-C stops it.")
+    print(f"Provider emulator on {emulator.url}, key header X-Api-Key (person: POST /v5/person/bulk, key "
+          f"{DEFAULT_KEYS[PERSON]!r}; company: POST /v5/company/enrich/bulk, key {DEFAULT_KEYS[COMPANY]!r}; "
+          f"apollo: POST /api/v1/people/bulk_match, key {DEFAULT_KEYS[APOLLO]!r}). Ctrl-C stops it.")
     try:
         while True:
             time.sleep(3600)
@@ -175,8 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     enrich_.set_defaults(func=partial(cmd_enrich, endpoints=partial(emulator_endpoints, instead_of_configured=True)))
 
     emulator = sub.add_parser("emulator", help="serve the local provider emulator until Ctrl-C",
-                              description="Serve the person and company provider emulator on 127.0.0.1, "
-                                          "answering from the demo ground truth; faults by flag.")
+                              description="Serve the enrichment provider emulator (People Data Labs person and "
+                                          "company, Apollo) on 127.0.0.1, answering from the demo ground truth; "
+                                          "faults by flag.")
     emulator.add_argument("--port", type=int, default=8799, help="port (default 8799; 0: any free port)")
     emulator.add_argument("--truth-dir", help="ground-truth folder (default: GROUND_TRUTH_DIR)")
     emulator.add_argument("--match-rate", type=float, default=0.85, help="share of people it knows (default 0.85)")

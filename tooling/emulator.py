@@ -1,32 +1,43 @@
-"""A local emulator of two enrichment providers: a real HTTP server on 127.0.0.1.
+"""A local emulator of three enrichment APIs: a real HTTP server on 127.0.0.1.
 
 `make run` (`contacts-demo run`) starts it when no provider URL is configured and the data is
-the demo's (tooling/standin.py); the tests and `make bench`
-start it too. It answers from the demo generator's ground truth, so what lands in
-the warehouse can be checked.
+the demo's (tooling/standin.py); the tests and `make bench` start it too. It answers from
+the demo generator's ground truth, so what lands in the warehouse can be checked. Each
+provider knows a different share of the people and companies (`match_rate`), so a
+waterfall across them has gaps to fill.
 
-**Person provider** (modelled on People Data Labs' bulk person enrichment):
-`POST /v5/person/bulk` with header `X-Api-Key`, body
-`{"requests": [{"params": {"email": .., "first_name": .., "last_name": .., "company": ..},
-"metadata": {"request_id": ..}}, ...]}` (1-100 requests). The answer is a JSON array in
-request order; each item has `status` (200 matched, 404 not found, 402 out of credits),
-`likelihood` (1-10), `data` (job title, seniority and department enums, company name,
-website, size range, employee count, industry, location, `job_last_verified`) and the
-request's `metadata` echoed. It matches on any of the person's e-mail addresses, else
-on first + last name with the company's domain or name.
+**person**, People Data Labs' bulk person enrichment: `POST /v5/person/bulk` with header
+`X-Api-Key`, body `{"requests": [{"params": {"email": .., "first_name": .., "last_name": ..,
+"company": ..}, "metadata": {"request_id": ..}}, ...]}` (1-100 requests). The answer is a
+JSON array in request order; each item has `status` (200 matched, 404 not found, 402 out of
+credits), `likelihood` (1-10), `data` (job title, seniority and department enums, company
+name, website, size range, employee count, industry, location, `job_last_verified`) and the
+request's `metadata` echoed. It matches on any of the person's e-mail addresses, else on
+first + last name with the company's domain or name.
 
-**Company provider** (modelled on domain firmographics APIs): `POST /v1/companies/lookup`
-with header `Authorization: Bearer <key>`, body `{"lookups": [{"domain": .., "request_id": ..}]}`
-(up to 25). The answer is `{"results": [{"request_id", "domain", "found", "company": {..}}]}`
-with nested `metrics` (employees, employeesRange, estimatedAnnualRevenue) and `category`.
+**company**, People Data Labs' bulk company enrichment: `POST /v5/company/enrich/bulk`, the
+same envelope with `params: {"website": ..}`; each item has `status`, `likelihood`, the
+`metadata` echoed and the company's fields at the top level (`name`, `display_name`,
+`website`, `size`, `employee_count`, `industry`, `inferred_revenue`, `location.country`).
+
+**apollo**, Apollo's bulk people enrichment: `POST /api/v1/people/bulk_match` with header
+`x-api-key`, body `{"details": [{"email", "first_name", "last_name", "domain" or
+"organization_name"}]}` (1-10). The answer is `{"status": "success", "matches": [...],
+"total_requested_enrichments", "unique_enriched_records", "missing_records",
+"credits_consumed"}`, `matches` in the order of `details`, null for a miss; a match has
+`title`, `seniority`, `departments`, `city`, `country` and `organization` (`name`,
+`primary_domain`, `estimated_num_employees`, `industry`). Every answer carries Apollo's
+per-minute headers (`x-rate-limit-minute`, `x-minute-usage`, `x-minute-requests-left`),
+which announce no reset. *Assumed, not documented*: a call when the credits are used up,
+or that would need more than are left, is refused whole with 402.
 
 **Real behaviour**: a wrong or missing key gets 401; credits run out (402, per call when
-none are left, per item when they run out mid-batch); one credit per match, none for a
-miss; a person request's `min_likelihood` param is honoured (a less likely match is a
-free 404). With `idempotent` (the default) a request id is billed once: asking again for
-an id already billed returns the same answer free, as providers that take an idempotency
-key do. Without it (`idempotent=False`, as People Data Labs bills) every match is billed
-every time it is asked.
+none are left, per item when they run out mid-batch for People Data Labs); one credit per
+match, none for a miss; a People Data Labs request's `min_likelihood` param is honoured (a
+less likely match is a free 404). With `idempotent` (the default) a request id is billed
+once: asking again for an id already billed returns the same answer free, as providers that
+take an idempotency key do. Without it (`idempotent=False`, as People Data Labs and Apollo
+bill) every match is billed every time it is asked.
 
 **Faults**, each a probability per call: `server_error_rate` (500/502/503, before any
 work), `rate_limit_rate` (429 with `Retry-After`), `malformed_rate` (the call is
@@ -38,12 +49,12 @@ billed), `gateway_rate` (processed and billed, then a 502 HTML page from a gatew
 `trickle_rate` (processed and billed, headers sent, then one byte every
 `trickle_seconds`), `hang_rate` (never answers); `latency_ms` delays every call.
 `rate_limit_per_window` calls per `rate_limit_window_seconds` (a fixed window, as People
-Data Labs counts) answers the rest with 429 and `x-ratelimit-reset` (epoch seconds) and
-no Retry-After; every answer carries `x-ratelimit-remaining`. `enum_version` 2 renames
-some enums, as providers do between API versions. With `each_at_least_once`, every fault
-with a rate happens at least once (on the first call to either provider that can have
-it), whatever the draws, so a test that names every fault does not depend on how many
-calls a busy machine made.
+Data Labs and Apollo count) answers the rest with 429 and no Retry-After (People Data
+Labs: `x-ratelimit-reset`, epoch seconds; Apollo: no reset at all); every answer says
+how many calls are left. `enum_version` 2 renames some enums, as providers do between API
+versions. With `each_at_least_once`, every fault with a rate happens at least once (on the
+first call to any provider that can have it), whatever the draws, so a test that names
+every fault does not depend on how many calls a busy machine made.
 
 Run alone: `contacts-demo emulator --port 8799` (see `--help`).
 """
@@ -60,7 +71,7 @@ import struct
 import threading
 import time
 import unicodedata
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -72,10 +83,12 @@ log = logging.getLogger(__name__)
 
 PERSON = "person"
 COMPANY = "company"
-PERSON_PATH = "/v5/person/bulk"
-COMPANY_PATH = "/v1/companies/lookup"
-MAX_BATCH = {PERSON: 100, COMPANY: 25}
-DEFAULT_KEYS = {PERSON: "emulator-person-key", COMPANY: "emulator-company-key"}
+APOLLO = "apollo"
+PROVIDERS = (PERSON, COMPANY, APOLLO)
+PATHS = {"/v5/person/bulk": PERSON, "/v5/company/enrich/bulk": COMPANY, "/api/v1/people/bulk_match": APOLLO}
+MAX_BATCH = {PERSON: 100, COMPANY: 100, APOLLO: 10}
+DEFAULT_KEYS = {PERSON: "emulator-person-key", COMPANY: "emulator-company-key", APOLLO: "emulator-apollo-key"}
+DEFAULT_MATCH_RATE = {PERSON: 0.85, COMPANY: 0.9, APOLLO: 0.6}
 
 # Provider enums, as each API spells them (our canonical value -> theirs). The seed
 # provider_enums maps them back; enum_version 2 renames a few, as a new API version would.
@@ -93,18 +106,18 @@ PERSON_INDUSTRIES = {
     "education": "education management", "logistics": "logistics and supply chain",
     "energy": "oil & energy", "professional_services": "management consulting",
     "pharmaceuticals": "pharmaceuticals", "insurance": "insurance", "hospitality": "hospitality"}
-COMPANY_INDUSTRIES = {
-    "software": "Software", "financial_services": "Banking & Finance", "healthcare": "Health Care",
-    "manufacturing": "Industrial Manufacturing", "retail": "Retail", "telecommunications": "Telecom",
-    "media": "Media & Entertainment", "education": "Education", "logistics": "Transportation & Logistics",
-    "energy": "Energy & Utilities", "professional_services": "Consulting",
-    "pharmaceuticals": "Pharmaceuticals", "insurance": "Insurance", "hospitality": "Hospitality"}
-COMPANY_EMPLOYEE_RANGES = [(10, "1-10"), (50, "11-50"), (250, "51-250"), (1000, "251-1K"),
-                           (5000, "1K-5K"), (10000, "5K-10K"), (50000, "10K-50K"),
-                           (100000, "50K-100K")]
-COMPANY_REVENUE = {"<1M": "$0-$1M", "1M-10M": "$1M-$10M", "10M-50M": "$10M-$50M",
-                   "50M-100M": "$50M-$100M", "100M-500M": "$100M-$250M", "500M-1B": "$500M-$1B",
-                   "1B-10B": "$1B-$10B", "10B+": "$10B+"}
+# People Data Labs' inferred_revenue ranges; two of ours span two of theirs
+COMPANY_REVENUE = {"<1M": ["$0-$1M"], "1M-10M": ["$1M-$10M"], "10M-50M": ["$10M-$25M", "$25M-$50M"],
+                   "50M-100M": ["$50M-$100M"], "100M-500M": ["$100M-$250M", "$250M-$500M"],
+                   "500M-1B": ["$500M-$1B"], "1B-10B": ["$1B-$10B"], "10B+": ["$10B+"]}
+# Apollo's enums: seniority, departments (master departments), LinkedIn-style industries
+APOLLO_SENIORITY = {"c_level": "c_suite", "vp": "vp", "director": "director", "manager": "manager",
+                    "senior": "senior", "entry": "entry"}
+APOLLO_DEPARTMENTS = {"marketing": "master_marketing", "sales": "master_sales",
+                      "engineering": "master_engineering_technical", "it": "master_information_technology",
+                      "finance": "master_finance", "hr": "master_human_resources",
+                      "operations": "master_operations", "executive": "c_suite"}
+APOLLO_INDUSTRIES = {**PERSON_INDUSTRIES, "logistics": "logistics & supply chain"}
 COUNTRY_NAMES = {"US": "united states", "CA": "canada", "GB": "united kingdom", "DE": "germany",
                  "FR": "france", "NL": "netherlands", "AU": "australia", "IN": "india"}
 
@@ -156,10 +169,10 @@ class Reply:
 @dataclass
 class EmulatorConfig:
     truth_dir: Path | None = None
-    api_keys: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_KEYS))
-    credits: dict[str, int | None] = field(default_factory=lambda: {PERSON: None, COMPANY: None})
-    match_rate: dict[str, float] = field(default_factory=lambda: {PERSON: 0.85, COMPANY: 0.9})
-    faults: dict[str, Faults] = field(default_factory=lambda: {PERSON: Faults(), COMPANY: Faults()})
+    api_keys: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_KEYS))  # a provider not here: 401
+    credits: dict[str, int | None] = field(default_factory=dict)       # not here: no limit
+    match_rate: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MATCH_RATE))
+    faults: dict[str, Faults] = field(default_factory=dict)            # not here: none
     enum_version: int = 1
     seed: int = 7
     idempotent: bool = True
@@ -173,15 +186,15 @@ class Ledger:
     statuses: Counter = field(default_factory=Counter)         # (provider, http status) -> calls
     items: Counter = field(default_factory=Counter)            # provider -> items received
     charged: Counter = field(default_factory=Counter)          # provider -> credits charged
-    billed_ids: dict[str, set[str]] = field(default_factory=lambda: {PERSON: set(), COMPANY: set()})
-    asked: dict[str, Counter] = field(default_factory=lambda: {PERSON: Counter(), COMPANY: Counter()})
+    billed_ids: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    asked: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     faults: Counter = field(default_factory=Counter)           # (provider, fault) -> times injected
 
     def as_dict(self) -> dict[str, Any]:
         return {p: {"calls": self.calls[p], "items": self.items[p], "charged": self.charged[p],
                     "billed_request_ids": len(self.billed_ids[p]),
                     "statuses": {str(s): n for (q, s), n in self.statuses.items() if q == p}}
-                for p in (PERSON, COMPANY)}
+                for p in PROVIDERS}
 
 
 class Truth:
@@ -243,6 +256,9 @@ class Emulator(LoopbackServer):
         super().__init__(_handler(self), port)
 
     # --------------------------------------------------------------- logic ----
+    def faults_of(self, provider: str) -> Faults:
+        return self.config.faults.get(provider) or Faults()
+
     def draw(self) -> float:
         with self._lock:
             return self._rng.random()
@@ -251,7 +267,7 @@ class Emulator(LoopbackServer):
         """Draw whether `fault` (at `rate`) happens to this call, and count it when it does."""
         if not rate:
             return False
-        forced = self.config.faults[provider].each_at_least_once
+        forced = self.faults_of(provider).each_at_least_once
         drawn = self.draw() < rate
         with self._lock:
             first = not any(n for (_p, seen), n in self.ledger.faults.items() if seen == fault)
@@ -262,7 +278,7 @@ class Emulator(LoopbackServer):
 
     def window(self, provider: str) -> dict[str, str] | Reply:
         """The fixed rate-limit window: its headers, or a 429 when this call is over the limit."""
-        f = self.config.faults[provider]
+        f = self.faults_of(provider)
         if not f.rate_limit_per_window:
             return {}
         with self._lock:
@@ -272,17 +288,23 @@ class Emulator(LoopbackServer):
                 start, calls = now, 0
             calls += 1
             self._windows[provider] = (start, calls)
-        reset = {"x-ratelimit-reset": str(int(start + f.rate_limit_window_seconds) + 1)}
+        left = max(0, f.rate_limit_per_window - calls)
+        if provider == APOLLO:  # Apollo's per-minute counters, with no reset announced
+            headers = {"x-rate-limit-minute": str(f.rate_limit_per_window), "x-minute-usage": str(calls),
+                       "x-minute-requests-left": str(left)}
+        else:
+            headers = {"x-ratelimit-reset": str(int(start + f.rate_limit_window_seconds) + 1),
+                       "x-ratelimit-remaining": str(left)}
         if calls > f.rate_limit_per_window:
             with self._lock:
                 self.ledger.faults[(provider, "rate_limit_window")] += 1
-            return Reply(429, {**reset, "x-ratelimit-remaining": "0"}, json.dumps(
+            return Reply(429, headers, json.dumps(
                 {"error": {"type": "rate_limit_error", "message": "rate limit exceeded"}}).encode())
-        return {**reset, "x-ratelimit-remaining": str(f.rate_limit_per_window - calls)}
+        return headers
 
     def fault(self, provider: str) -> Reply | None:
         """An injected failure that happens before the provider processes the call."""
-        f = self.config.faults[provider]
+        f = self.faults_of(provider)
         if f.latency_ms:
             time.sleep(f.latency_ms / 1000)
         if self.happens(provider, "hang", f.hang_rate):
@@ -313,7 +335,7 @@ class Emulator(LoopbackServer):
             return "billed"
 
     def known(self, provider: str, key: str) -> bool:
-        return _share(f"{provider}:{key}") < self.config.match_rate[provider]
+        return _share(f"{provider}:{key}") < self.config.match_rate.get(provider, DEFAULT_MATCH_RATE[provider])
 
     def person_item(self, request: dict) -> dict:
         params = request.get("params") or {}
@@ -355,63 +377,106 @@ class Emulator(LoopbackServer):
                     "job_last_verified": f"2026-{1 + int(_share(person['person_id']) * 10):02d}-01",
                 }}
 
-    def company_item(self, lookup: dict) -> dict:
-        domain = str(lookup.get("domain") or "").strip().lower()
-        request_id = lookup.get("request_id")
-        company = self.truth.by_domain.get(domain)
+    def company_item(self, request: dict) -> dict:
+        params = request.get("params") or {}
+        metadata = request.get("metadata") or {}
+        website = str(params.get("website") or "").strip().lower()
+        website = website.removeprefix("https://").removeprefix("http://").removeprefix("www.").split("/")[0]
+        company = self.truth.by_domain.get(website)
         if company is None or not self.known(COMPANY, company["company_id"]):
-            return {"request_id": request_id, "domain": domain, "found": False}
-        billing = self.bill(COMPANY, request_id)
+            return {"status": 404, "metadata": metadata,
+                    "error": {"type": "not_found", "message": "No records were found matching your request"}}
+        likelihood = 9
+        try:
+            wanted = int(params.get("min_likelihood") or 0)
+        except (TypeError, ValueError):
+            wanted = 0
+        if likelihood < wanted:
+            return {"status": 404, "metadata": metadata,
+                    "error": {"type": "not_found", "message": "No records were found matching your request"}}
+        billing = self.bill(COMPANY, metadata.get("request_id"))
         if billing == "no_credits":
-            return {"request_id": request_id, "domain": domain, "found": None, "error": "credits_exhausted"}
-        employees = company["employee_count"]
-        employees_range = next((label for top, label in COMPANY_EMPLOYEE_RANGES if employees <= top), "100K+")
-        return {"request_id": request_id, "domain": domain, "found": True, "billed": billing == "billed",
-                "company": {"name": company["name"], "domain": company["domain"],
-                            "category": {"industry": COMPANY_INDUSTRIES[company["industry"]]},
-                            "metrics": {"employees": employees, "employeesRange": employees_range,
-                                        "estimatedAnnualRevenue": COMPANY_REVENUE[company["revenue_range"]]},
-                            "geo": {"countryCode": company["country_code"]},
-                            "indexedAt": f"2026-{1 + int(_share(company['company_id']) * 10):02d}-15"}}
+            return {"status": 402, "metadata": metadata,
+                    "error": {"type": "payment_required", "message": "You have hit your account maximum"}}
+        revenue = COMPANY_REVENUE[company["revenue_range"]]
+        return {"status": 200, "likelihood": likelihood, "metadata": metadata, "billed": billing == "billed",
+                "id": hashlib.sha256(company["company_id"].encode()).hexdigest()[:16],
+                "name": company["name"].lower(), "display_name": company["name"],
+                "website": company["domain"], "size": company["size_band"],
+                "employee_count": company["employee_count"],
+                "industry": PERSON_INDUSTRIES[company["industry"]],
+                "inferred_revenue": revenue[int(_share(company["company_id"]) * len(revenue))],
+                "location": {"country": COUNTRY_NAMES.get(company["country_code"], company["country_code"])}}
+
+    def apollo_item(self, detail: dict) -> dict | None:
+        """A match (billed), or None: Apollo's null for a person it could not match."""
+        params = {"email": detail.get("email"), "first_name": detail.get("first_name"),
+                  "last_name": detail.get("last_name"),
+                  "company": detail.get("domain") or detail.get("organization_name")}
+        found = self.truth.match_person(params)
+        if found is None or not self.known(APOLLO, found[0]["person_id"]):
+            return None
+        person = found[0]
+        self.bill(APOLLO, None)
+        company = self.truth.companies[person["company_id"]]
+        return {"id": hashlib.sha256(person["person_id"].encode()).hexdigest()[:24],
+                "first_name": person["first_name"], "last_name": person["last_name"],
+                "name": f"{person['first_name']} {person['last_name']}", "title": person["job_title"],
+                "seniority": APOLLO_SENIORITY[person["seniority"]],
+                "departments": [APOLLO_DEPARTMENTS[person["department"]]] if person["department"] else [],
+                "city": person["city"], "country": COUNTRY_NAMES.get(person["country_code"], "").title() or None,
+                "email_status": "verified",
+                "organization": {"name": company["name"], "primary_domain": company["domain"],
+                                 "website_url": f"http://www.{company['domain']}",
+                                 "estimated_num_employees": company["employee_count"],
+                                 "industry": APOLLO_INDUSTRIES[company["industry"]]}}
 
     def handle(self, provider: str, headers: dict[str, str], body: bytes) -> Reply:
-        key = self.config.api_keys[provider]
-        given = headers.get("x-api-key") if provider == PERSON else \
-            (headers.get("authorization") or "").removeprefix("Bearer ").strip()
-        if given != key:
-            return Reply(401, {}, json.dumps({"error": {"type": "authentication_error",
-                                                        "message": "Invalid or missing API key"}}).encode())
+        if headers.get("x-api-key") != self.config.api_keys.get(provider):
+            error = {"error": "Invalid access credentials.", "error_code": "INVALID_API_KEY"} if provider == APOLLO \
+                else {"error": {"type": "authentication_error", "message": "Invalid or missing API key"}}
+            return Reply(401, {}, json.dumps(error).encode())
         window = self.window(provider)
         if isinstance(window, Reply):
             return window
         injected = self.fault(provider)
         if injected:
             return injected
-        with self._lock:
-            left = self.credits_left.get(provider)
-        if left is not None and left <= 0:
-            return Reply(402, window, json.dumps({"error": {"type": "payment_required",
-                                                            "message": "You have no credits left"}}).encode())
         try:
             payload = json.loads(body)
-            items = payload["requests"] if provider == PERSON else payload["lookups"]
+            items = payload["details"] if provider == APOLLO else payload["requests"]
             if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH[provider]:
                 raise ValueError
         except (ValueError, KeyError, TypeError):
             error = {"type": "invalid_request_error", "message": f"send 1-{MAX_BATCH[provider]} requests"}
-            return Reply(400, window, json.dumps({"error": error}).encode())
-        f = self.config.faults[provider]
+            return Reply(422 if provider == APOLLO else 400, window, json.dumps({"error": error}).encode())
+        with self._lock:
+            left = self.credits_left.get(provider)
+        # Apollo (assumed): a call that could need more credits than are left is refused whole
+        if left is not None and (left <= 0 or (provider == APOLLO and left < len(items))):
+            return Reply(402, window, json.dumps({"error": {"type": "payment_required",
+                                                            "message": "You have no credits left"}}).encode())
+        f = self.faults_of(provider)
         if len(items) > 1 and self.happens(provider, "partial", f.partial_rate):
             items = items[:max(1, int(len(items) * self.draw()))]
         junk = int(self.draw() * len(items)) if self.happens(provider, "junk_item", f.junk_item_rate) else None
         with self._lock:
             self.ledger.items[provider] += len(items)
             for item in items:
-                subject = (item.get("metadata") or {}).get("request_id") if provider == PERSON else item.get("domain")
+                # what the provider is asked about: a request id, a website, a person's e-mail or name
+                subject = (item.get("metadata") or {}).get("request_id") if provider == PERSON \
+                    else (item.get("params") or {}).get("website") if provider == COMPANY \
+                    else item.get("email") or f"{item.get('first_name')} {item.get('last_name')}"
                 self.ledger.asked[provider][str(subject)] += 1
-        answered = ["internal error" if i == junk else self.person_item(item) if provider == PERSON
-                    else self.company_item(item) for i, item in enumerate(items)]
-        answer: Any = answered if provider == PERSON else {"results": answered}
+        answer_of = {PERSON: self.person_item, COMPANY: self.company_item, APOLLO: self.apollo_item}[provider]
+        answered = ["internal error" if i == junk else answer_of(item) for i, item in enumerate(items)]
+        answer: Any = answered
+        if provider == APOLLO:
+            enriched = sum(1 for a in answered if isinstance(a, dict))
+            answer = {"status": "success", "error_code": None, "error_message": None,
+                      "total_requested_enrichments": len(answered), "unique_enriched_records": enriched,
+                      "missing_records": len(answered) - enriched, "credits_consumed": enriched,
+                      "matches": answered}
         text = json.dumps(answer).encode()
         if self.happens(provider, "slow", f.slow_rate):
             self.stopping.wait(f.slow_seconds)
@@ -471,7 +536,7 @@ def _handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 for i in range(len(reply.body)):  # trickle: one byte at a time, for as long as it takes
                     self.wfile.write(reply.body[i:i + 1])
                     self.wfile.flush()
-                    if emulator.stopping.wait(emulator.config.faults[self._provider].trickle_seconds):
+                    if emulator.stopping.wait(emulator.faults_of(self._provider).trickle_seconds):
                         return
             except OSError:  # the client gave up
                 pass
@@ -486,7 +551,7 @@ def _handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:  # noqa: N802
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            provider = {PERSON_PATH: PERSON, COMPANY_PATH: COMPANY}.get(self.path.split("?")[0])
+            provider = PATHS.get(self.path.split("?")[0])
             if provider is None:
                 self._send(404, {}, b'{"error": {"type": "not_found"}}')
                 return

@@ -43,12 +43,7 @@ from dlt.sources.helpers.rest_client.paginators import JSONLinkPaginator, JSONRe
 from dlt.sources.rest_api import rest_api_resources
 
 from ingestion.landing.mapping import HeaderAliases, normalise_header
-from ingestion.settings import Secret
-
-
-def _setting(key: str, default: Any) -> Any:
-    value = dlt.config.get(key)
-    return default if value is None or value == "" else value
+from ingestion.settings import Secret, config_value
 
 
 def _list(value: Any) -> list[str]:
@@ -78,16 +73,16 @@ class CrmConfig:
         api = API_CLASSES[name]
         section = f"sources.crm.{name}"
         return cls(name=name,
-                   base_url=str(_setting(f"{section}.{api.url_key}", api.default_url)).rstrip("/"),
+                   base_url=str(config_value(f"{section}.{api.url_key}", api.default_url)).rstrip("/"),
                    access_token=Secret(dlt.secrets.get(f"{section}.access_token")),
                    client_id=Secret(dlt.secrets.get(f"{section}.client_id")),
                    client_secret=Secret(dlt.secrets.get(f"{section}.client_secret")),
-                   page_size=int(_setting(f"{section}.page_size", api.default_page_size)),
-                   pages_per_load=int(_setting(f"{section}.pages_per_load", 50)),
-                   extra_fields=_list(_setting(f"{section}.extra_fields", None)),
-                   start_date=str(_setting(f"{section}.start_date", "")),
-                   settle_seconds=int(_setting(f"{section}.settle_seconds", 300)),
-                   api_version=str(_setting(f"{section}.api_version", api.default_version)))
+                   page_size=int(config_value(f"{section}.page_size", api.default_page_size)),
+                   pages_per_load=int(config_value(f"{section}.pages_per_load", 50)),
+                   extra_fields=_list(config_value(f"{section}.extra_fields", None)),
+                   start_date=str(config_value(f"{section}.start_date", "")),
+                   settle_seconds=int(config_value(f"{section}.settle_seconds", 300)),
+                   api_version=str(config_value(f"{section}.api_version", api.default_version)))
 
     def secrets(self) -> list[str]:
         """The values no output may show."""

@@ -23,6 +23,7 @@ RESPONSES_SCHEMA = pa.schema([
     pa.field("request_id", pa.string(), nullable=False),
     pa.field("provider", pa.string(), nullable=False),
     pa.field("provider_kind", pa.string(), nullable=False),
+    pa.field("api", pa.string()),           # the vendor API asked (enrichment_providers.api)
     pa.field("run_id", pa.string(), nullable=False),
     pa.field("batch_id", pa.string()),
     pa.field("contact_id", pa.string()),

@@ -20,6 +20,13 @@ is sent; a call whose answer was lost keeps it spent, and a retry reserves again
 because a provider without an idempotency key bills every time it is asked. The ledger
 outlives the process, so a crashed attempt's calls count against the night too.
 
+A call whose answer may have been billed (a timeout after sending, a reset, a cut or
+unreadable body, a gateway error) is not asked again in the same run unless the provider's
+`retry_lost_answers` is set: its requests wait for the next run, so a vendor that bills and
+then fails bills each request at most once a night. When a request that lost an answer is
+matched later, that match may have been billed twice: the run counts those
+(`possible_double_charges`), per provider.
+
 Every request sent gets a row in `raw_enrichment.provider_responses` (append-only, via
 dlt, as Arrow): matched, not_found, failed or unanswered. Rows are extracted to dlt's
 load package every `flush_seconds`, so a killed run loses at most that window; the
@@ -52,7 +59,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from ingestion.enrichment import DATASET_NAME, PIPELINE_NAME, RESPONSES_TABLE, provider_responses
 from ingestion.enrichment.http import CallExpired, DeadlineSession, InFlight
 from ingestion.enrichment.ledger import CreditLedger, OpenCall, utc_day
-from ingestion.enrichment.providers import FIELDS, ItemAnswer, ProviderConfig, Request, RunLimits
+from ingestion.enrichment.providers import FIELDS, ItemAnswer, ProviderConfig, Request, RunLimits, UnknownApi
 from ingestion.faults import checkpoint
 from ingestion.pipelines import finish_interrupted, loader_file_format, read_warehouse, warehouse_pipeline
 from ingestion.settings import Settings, table_exists
@@ -75,8 +82,8 @@ class RequestsNotBuilt(RuntimeError):
 # ---------------------------------------------------------------- reading ----
 
 def read_requests(settings: Settings, only: list[str] | None = None, limit: int | None = None
-                  ) -> tuple[list[Request], dict[str, tuple[str, int]]]:
-    """The requests, in waterfall order (at most `limit` per provider), and every provider's (kind, rank)."""
+                  ) -> tuple[list[Request], dict[str, tuple[str, int, str]]]:
+    """The requests, in waterfall order (at most `limit` per provider), and every provider's (kind, rank, api)."""
     with read_warehouse(settings) as con:
         if con is None:
             raise RequestsNotBuilt(f"no warehouse at {settings.warehouse}: run the load and `dbt build` first")
@@ -95,7 +102,7 @@ def read_requests(settings: Settings, only: list[str] | None = None, limit: int 
             rows = con.execute(f"select {', '.join(REQUEST_COLUMNS)} from enriched.enrichment_requests "
                                f"where {' and '.join(where)} {qualify} "
                                "order by waterfall_rank, provider, request_id", params).fetchall()
-            providers = con.execute("select provider, provider_kind, waterfall_rank "
+            providers = con.execute("select provider, provider_kind, waterfall_rank, api "
                                     "from reference.enrichment_providers order by waterfall_rank").fetchall()
         except duckdb.CatalogException as exc:
             raise RequestsNotBuilt("enriched.enrichment_requests does not exist yet: run `dbt build` "
@@ -105,7 +112,7 @@ def read_requests(settings: Settings, only: list[str] | None = None, limit: int 
         rec = dict(zip(REQUEST_COLUMNS, row))
         wants = frozenset(f for f in FIELDS if rec.pop(f"wants_{f}"))
         out.append(Request(**rec, wants=wants))
-    return out, {name: (kind, rank) for name, kind, rank in providers}
+    return out, {name: (kind, rank, api) for name, kind, rank, api in providers}
 
 
 # ----------------------------------------------------------------- budget ----
@@ -250,6 +257,7 @@ class ProviderStats:
     calls: int = 0
     seconds: float = 0.0
     at_risk: int = 0            # credits lost answers may have cost (no answer to show for them)
+    double_charges: int = 0     # matches billed for requests whose earlier answer may have been billed too
     stopped: str | None = None
     stopped_by_budget: bool = False  # the run's own budget, not trouble with the provider
 
@@ -269,6 +277,12 @@ class EnrichmentResult:
     recovered_packages: int = 0
     credits_at_risk: int = 0
     dry_run: bool = False
+
+    @property
+    def possible_double_charges(self) -> int:
+        """Credits that may have been billed twice: a match for a request an earlier call
+        (of this run or an earlier one) carried and whose answer was lost."""
+        return sum(p.double_charges for p in self.providers)
     plan: list[list[object]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
@@ -452,7 +466,8 @@ class ProviderRun:
             session.close()
 
     # ---- one call ----
-    def _call(self, session: DeadlineSession, body: bytes, headers: dict[str, str]) -> CallResult:
+    def _call(self, session: DeadlineSession, batch: list[Request], body: bytes, headers: dict[str, str]
+              ) -> CallResult:
         deadline = min(time.monotonic() + self.config.timeout_seconds, self.deadline)
         try:
             response = session.post_within(self.url, deadline, data=body, headers=headers)
@@ -473,7 +488,7 @@ class ProviderRun:
         self._note_rate_limit(response)
         if status == 200:
             try:
-                return CallResult(answers=self.api.answers(response.json()), http_status=200)
+                return CallResult(answers=self.api.answers(response.json(), batch), http_status=200)
             except Exception:  # noqa: BLE001 - any body we cannot read is a lost answer, whatever it holds
                 return CallResult(http_status=200, error="malformed response body", may_be_billed=True, retry=True)
         if status in (401, 403):
@@ -489,10 +504,16 @@ class ProviderRun:
             return CallResult(http_status=status, error=f"HTTP {status}", may_be_billed=status != 503, retry=True)
         return CallResult(http_status=status, error=self._safe(f"HTTP {status}: {response.text[:200]}"))
 
+    def _reset_seconds(self, response: requests.Response) -> float | None:
+        header = self.config.rate_limit_reset_header
+        return reset_seconds(response.headers.get(header)) if header else None
+
     def _rate_limit_wait(self, response: requests.Response) -> float | None:
-        waits = [w for w in (_retry_after(response),
-                             reset_seconds(response.headers.get(self.config.rate_limit_reset_header))) if w is not None]
-        return max(waits) if waits else None
+        """How long a 429 asks us to wait: Retry-After, the reset header, else the API's window."""
+        waits = [w for w in (_retry_after(response), self._reset_seconds(response)) if w is not None]
+        if waits:
+            return max(waits)
+        return self.config.rate_limit_window_seconds or None
 
     def _note_rate_limit(self, response: requests.Response) -> None:
         """A window with no calls left pauses every worker of this provider until it resets."""
@@ -505,7 +526,7 @@ class ProviderRun:
             return
         values = values.values() if isinstance(values, dict) else [values]
         if any(isinstance(v, (int, float)) and v <= 0 for v in values):
-            wait = reset_seconds(response.headers.get(self.config.rate_limit_reset_header))
+            wait = self._reset_seconds(response) or self.config.rate_limit_window_seconds
             if wait:
                 self._pause(wait)
 
@@ -587,7 +608,7 @@ class ProviderRun:
         self.ledger.sent(state.open_call, self.config.name, len(ids), ids, self.run_id)
         with self._lock:
             self.stats.calls += 1
-        result = self._call(session, body, headers)
+        result = self._call(session, state.batch, body, headers)
         if result.answers is not None:
             charged = sum(1 for rid in ids if (a := result.answers.get(rid)) is not None
                           and a.status == 200 and a.billed)
@@ -619,6 +640,10 @@ class ProviderRun:
             self.stop(result.stop)
             return False
         if not result.retry:
+            return False
+        if result.may_be_billed and not cfg.retry_lost_answers:
+            # asking again could bill again: the requests wait for the next run instead, so a
+            # vendor that bills and then fails is billed at most once a night per request
             return False
         if result.http_status == 429 and state.rate_limited < cfg.max_rate_limit_waits:
             state.rate_limited += 1  # the provider's pace, not a failure: wait for its window
@@ -656,11 +681,12 @@ class ProviderRun:
         answered_at = _now()
         rows: list[dict] = []
         requeue: list[Request] = []
+        double = 0
         for request in batch:
             request.attempts += attempts
             answer = result.answers.get(request.request_id) if result.answers is not None else None
             row = {"request_id": request.request_id, "provider": cfg.name, "provider_kind": cfg.kind,
-                   "run_id": self.run_id, "batch_id": batch_id, "contact_id": request.contact_id,
+                   "api": cfg.api_name, "run_id": self.run_id, "batch_id": batch_id, "contact_id": request.contact_id,
                    "company_domain": request.company_domain, "requested_fields": " ".join(sorted(request.wants)),
                    "attempts": request.attempts, "requested_at": requested_at, "http_status": result.http_status,
                    "may_be_billed": lost > 0}
@@ -678,6 +704,8 @@ class ProviderRun:
                            payload=json.dumps(answer.payload, sort_keys=True))
                 if answer.status == 200:
                     self.answers.append((request, answer))
+                    if answer.billed and (request.lost_answers or lost):
+                        double += 1
             else:
                 if answer.status == 402:
                     self.stop("the provider's credits ran out (item status 402)")
@@ -689,6 +717,7 @@ class ProviderRun:
             self.queue.extend(requeue)
             self.stats.credits += sum(r.get("credits_charged") or 0 for r in rows)
             self.stats.at_risk += lost
+            self.stats.double_charges += double
             for row in rows:
                 outcome = row["outcome"]
                 setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
@@ -721,13 +750,17 @@ class ProviderRun:
 
 # ------------------------------------------------------------------- main ----
 
-def _configured_providers(kinds: dict[str, tuple[str, int]], only: list[str] | None
+def _configured_providers(kinds: dict[str, tuple[str, int, str]], only: list[str] | None
                           ) -> tuple[list[ProviderConfig], list[str]]:
     configs, skipped = [], []
-    for name, (kind, rank) in sorted(kinds.items(), key=lambda kv: kv[1][1]):
+    for name, (kind, rank, api) in sorted(kinds.items(), key=lambda kv: kv[1][1]):
         if only and name not in only:
             continue
-        cfg = ProviderConfig.from_config(name, kind, rank)
+        try:
+            cfg = ProviderConfig.from_config(name, kind, rank, api)
+        except UnknownApi as exc:
+            skipped.append(f"{name}: {exc} (seeds/enrichment_providers.csv)")
+            continue
         if not cfg.base_url:
             skipped.append(f"{name}: no base_url configured (sources.enrichment.providers.{name}.base_url)")
         elif not cfg.api_key:
@@ -784,7 +817,8 @@ def run_enrichment(settings: Settings, *, dry_run: bool = False, only: list[str]
 
     writer = ResponseWriter(pipeline, limits.flush_seconds, loader_file_format(settings))
     # calls a crash cut off: spent at their worst case, their requests on record as such
-    writer.add(_cut_off_rows(ledger.close_open_calls(), requests_, run_id))
+    writer.add(_cut_off_rows(ledger.close_open_calls(), requests_, run_id,
+                             {name: api for name, (_kind, _rank, api) in kinds.items()}))
     budget = Budget(limits.max_credits, limits.max_calls, spent=ledger.spent_before)
     result.credits_before = ledger.spent_before
     progress = progress or Progress()
@@ -832,7 +866,7 @@ def run_enrichment(settings: Settings, *, dry_run: bool = False, only: list[str]
     return result
 
 
-def _cut_off_rows(calls: list[OpenCall], pending: list[Request], run_id: str) -> list[dict]:
+def _cut_off_rows(calls: list[OpenCall], pending: list[Request], run_id: str, apis: dict[str, str]) -> list[dict]:
     """Response rows for the pending requests of calls a crash cut off: failed, may have been billed."""
     by_id = {r.request_id: r for r in pending}
     rows, now = [], _now()
@@ -843,7 +877,8 @@ def _cut_off_rows(calls: list[OpenCall], pending: list[Request], run_id: str) ->
                 continue
             request.lost_answers += 1
             rows.append({"request_id": request_id, "provider": request.provider,
-                         "provider_kind": request.provider_kind, "run_id": call.run_id or f"{run_id}-cut-off",
+                         "provider_kind": request.provider_kind, "api": apis.get(request.provider),
+                         "run_id": call.run_id or f"{run_id}-cut-off",
                          "batch_id": call.call_id,
                          "contact_id": request.contact_id, "company_domain": request.company_domain,
                          "requested_fields": " ".join(sorted(request.wants)), "attempts": 1, "requested_at": now,
@@ -886,10 +921,11 @@ def describe(result: EnrichmentResult) -> tuple[list[str], list[list[object]]]:
     if result.dry_run:
         return (["provider", "rank", "requests", "would send", "calls (at most)", "credits (at most)"], result.plan)
     rows = [[p.provider, p.requested, p.covered, p.matched + p.not_found + p.failed + p.unanswered, p.matched,
-             p.not_found, p.failed, p.pending, p.credits, p.calls, f"{p.seconds:.1f}", p.stopped or ""]
+             p.not_found, p.failed, p.pending, p.credits, p.at_risk, p.double_charges, p.calls, f"{p.seconds:.1f}",
+             p.stopped or ""]
             for p in result.providers]
     return (["provider", "requested", "covered", "sent", "matched", "not found", "failed", "pending", "credits",
-             "calls", "seconds", "stopped"], rows)
+             "possibly billed, lost", "possibly billed twice", "calls", "seconds", "stopped"], rows)
 
 
 __all__ = ["Budget", "EnrichmentResult", "Progress", "RequestsNotBuilt", "backoff_delay", "describe",

@@ -1,4 +1,13 @@
-"""Provider configuration and the two API shapes the loader speaks.
+"""Provider configuration and the vendor APIs the loader speaks.
+
+Each row of the `enrichment_providers` seed names a provider, its kind (person: asked per
+contact; company: asked per company domain) and its `api`, one of `API_SHAPES`:
+
+| api                       | vendor           | call                               | per call |
+|---------------------------|------------------|------------------------------------|----------|
+| `pdl_person_bulk`         | People Data Labs | POST /v5/person/bulk               | 1-100    |
+| `pdl_company_bulk`        | People Data Labs | POST /v5/company/enrich/bulk       | 1-100    |
+| `apollo_people_bulk_match`| Apollo           | POST /api/v1/people/bulk_match     | 1-10     |
 
 Configuration comes from dlt's config providers, so environment variables override
 `.dlt/secrets.toml`, which overrides `.dlt/config.toml`:
@@ -10,21 +19,24 @@ Configuration comes from dlt's config providers, so environment variables overri
 
     [sources.enrichment.providers.person]     # one section per row of the enrichment_providers seed
     base_url = "https://api.peopledatalabs.com"
-    batch_size = 100                          # requests per call (the API's maximum is 100)
+    batch_size = 50                           # requests per call (capped at the API's maximum)
     concurrency = 4                           # calls in flight at once
     timeout_seconds = 30                      # per call, wall clock: connect, headers and body together
     max_seconds = 0                           # this provider's share of a run (0: only the step's deadline)
-    max_retries = 5                           # per batch: 5xx, timeouts, resets, malformed bodies
+    max_retries = 5                           # per batch: 5xx before any work, timeouts before sending, resets
+    retry_lost_answers = false                # ask again in the same run after an answer that may have been billed
     backoff_seconds = 0.5                     # first retry waits up to this (exponential, full jitter)
     max_backoff_seconds = 30
     breaker_failures = 10                     # consecutive failed calls that stop the provider for the run
     rate_limit_reset_header = "x-ratelimit-reset"          # when the window resets (seconds, epoch, date)
     rate_limit_remaining_header = "x-ratelimit-remaining"  # 0: every worker waits for the reset
+    rate_limit_window_seconds = 0             # a window with no reset header lasts this long (Apollo: 60)
     max_rate_limit_waits = 30                 # 429s per batch waited out (they are not failures)
     max_rate_limit_wait_seconds = 300         # a longer window stops the provider for the run
     send_min_likelihood = true                # ask for enrichment_min_likelihood (dbt var): no bill for less
 
-The API key is a secret: `api_key` in `.dlt/secrets.toml` under the same section, or
+The defaults of `batch_size` and the rate-limit headers are the API's (ApiShape). The API
+key is a secret: `api_key` in `.dlt/secrets.toml` under the same section, or
 `SOURCES__ENRICHMENT__PROVIDERS__PERSON__API_KEY`. It is held in a `Secret`, which prints
 as `***`, and it is only ever put in a request header.
 """
@@ -38,18 +50,11 @@ from typing import Any
 import dlt
 import yaml
 
-from ingestion.settings import REPO_ROOT, Secret
+from ingestion.settings import REPO_ROOT, Secret, config_value
 
 PERSON = "person"
 COMPANY = "company"
 FIELDS = ("job_title", "seniority", "company_size", "industry")
-
-
-def _setting(key: str, default: Any) -> Any:
-    value = dlt.config.get(key)
-    if value is None or value == "":
-        return default
-    return type(default)(value) if default is not None and not isinstance(default, bool) else value
 
 
 def _flag(value: Any) -> bool:
@@ -65,16 +70,20 @@ class RunLimits:
 
     @classmethod
     def from_config(cls) -> RunLimits:
-        return cls(max_credits=_setting("sources.enrichment.max_credits", 0),
-                   max_calls=_setting("sources.enrichment.max_calls", 0),
-                   flush_seconds=_setting("sources.enrichment.flush_seconds", 5.0),
-                   max_seconds=_setting("sources.enrichment.max_seconds", 7200.0))
+        return cls(max_credits=config_value("sources.enrichment.max_credits", 0),
+                   max_calls=config_value("sources.enrichment.max_calls", 0),
+                   flush_seconds=config_value("sources.enrichment.flush_seconds", 5.0),
+                   max_seconds=config_value("sources.enrichment.max_seconds", 7200.0))
 
 
 def project_min_likelihood() -> int:
     """The dbt var enrichment_min_likelihood: answers less likely are ignored by the models."""
     project = yaml.safe_load((REPO_ROOT / "dbt_project.yml").read_text(encoding="utf-8"))
     return int((project.get("vars") or {}).get("enrichment_min_likelihood", 0))
+
+
+class UnknownApi(ValueError):
+    pass
 
 
 @dataclass
@@ -84,45 +93,57 @@ class ProviderConfig:
     rank: int
     base_url: str
     api_key: Secret
-    batch_size: int = 100
+    api_name: str = "pdl_person_bulk"
+    batch_size: int = 50
     concurrency: int = 4
     timeout_seconds: float = 30.0
     max_retries: int = 5
+    retry_lost_answers: bool = False
     backoff_seconds: float = 0.5
     max_backoff_seconds: float = 30.0
     breaker_failures: int = 10
     max_seconds: float = 0.0
     rate_limit_reset_header: str = "x-ratelimit-reset"
     rate_limit_remaining_header: str = "x-ratelimit-remaining"
+    rate_limit_window_seconds: float = 0.0
     max_rate_limit_waits: int = 30
     max_rate_limit_wait_seconds: float = 300.0
     min_likelihood: int = 0          # sent to the provider when it takes one (0: not sent)
 
     @classmethod
-    def from_config(cls, name: str, kind: str, rank: int) -> ProviderConfig:
+    def from_config(cls, name: str, kind: str, rank: int, api_name: str) -> ProviderConfig:
+        """Raises UnknownApi when the seed names an API the loader does not speak, or one of another kind."""
+        api = API_SHAPES.get(api_name)
+        if api is None:
+            raise UnknownApi(f"api {api_name!r} is not one the loader speaks ({', '.join(sorted(API_SHAPES))})")
+        if api.kind != kind:
+            raise UnknownApi(f"api {api_name!r} answers {api.kind} requests, the seed says {kind}")
         section = f"sources.enrichment.providers.{name}"
-        api = API_SHAPES[kind]
 
         def get(key: str, default: Any) -> Any:
-            return _setting(f"{section}.{key}", default)
+            return config_value(f"{section}.{key}", default)
 
-        return cls(name=name, kind=kind, rank=rank, base_url=str(get("base_url", "")).rstrip("/"),
+        return cls(name=name, kind=kind, rank=rank, api_name=api_name,
+                   base_url=str(get("base_url", "")).rstrip("/"),
                    api_key=Secret(dlt.secrets.get(f"{section}.api_key")),
-                   batch_size=min(get("batch_size", api.max_batch), api.max_batch),
+                   batch_size=max(1, min(get("batch_size", api.default_batch), api.max_batch)),
                    concurrency=max(1, get("concurrency", 4)),
                    timeout_seconds=get("timeout_seconds", 30.0), max_retries=get("max_retries", 5),
+                   retry_lost_answers=_flag(get("retry_lost_answers", False)),
                    backoff_seconds=get("backoff_seconds", 0.5),
                    max_backoff_seconds=get("max_backoff_seconds", 30.0),
                    breaker_failures=get("breaker_failures", 10), max_seconds=get("max_seconds", 0.0),
-                   rate_limit_reset_header=get("rate_limit_reset_header", "x-ratelimit-reset").lower(),
-                   rate_limit_remaining_header=get("rate_limit_remaining_header", "x-ratelimit-remaining").lower(),
+                   rate_limit_reset_header=get("rate_limit_reset_header", api.reset_header).lower(),
+                   rate_limit_remaining_header=get("rate_limit_remaining_header", api.remaining_header).lower(),
+                   rate_limit_window_seconds=get("rate_limit_window_seconds", api.window_seconds),
                    max_rate_limit_waits=get("max_rate_limit_waits", 30),
                    max_rate_limit_wait_seconds=get("max_rate_limit_wait_seconds", 300.0),
-                   min_likelihood=project_min_likelihood() if _flag(get("send_min_likelihood", True)) else 0)
+                   min_likelihood=project_min_likelihood()
+                   if api.takes_min_likelihood and _flag(get("send_min_likelihood", True)) else 0)
 
     @property
     def api(self) -> ApiShape:
-        return API_SHAPES[self.kind]
+        return API_SHAPES[self.api_name]
 
 
 @dataclass
@@ -154,19 +175,26 @@ class ItemAnswer:
 
 
 class ApiShape:
-    """How one kind of provider is called and how its answers read."""
+    """How one vendor API is called, how its answers read and what it bills."""
 
+    kind = PERSON
     path = ""
     max_batch = 100
+    default_batch = 50            # a lost answer may be billed again when asked again: keep batches small
+    takes_min_likelihood = False
+    reset_header = "x-ratelimit-reset"
+    remaining_header = "x-ratelimit-remaining"
+    window_seconds = 0.0          # a rate-limit window that announces no reset (0: none known)
 
     def headers(self, key: Secret) -> dict[str, str]:
-        raise NotImplementedError
+        return {"X-Api-Key": key.reveal(), "Content-Type": "application/json"}
 
     def body(self, batch: list[Request], min_likelihood: int = 0) -> bytes:
         raise NotImplementedError
 
-    def answers(self, parsed: Any) -> dict[str, ItemAnswer]:
-        """request id -> answer, for the items the provider answered."""
+    def answers(self, parsed: Any, batch: list[Request]) -> dict[str, ItemAnswer]:
+        """request id -> answer, for the items the provider answered; raises ValueError when
+        the body is not the API's shape (the call's answer is then lost)."""
         raise NotImplementedError
 
     def supplied(self, answer: ItemAnswer) -> tuple[set[str], str | None]:
@@ -174,26 +202,32 @@ class ApiShape:
         raise NotImplementedError
 
 
-class PersonBulkApi(ApiShape):
-    """People Data Labs' bulk person enrichment: POST /v5/person/bulk, an array back in order."""
+def _fields(job_title: Any, seniority: Any, size: Any, industry: Any) -> set[str]:
+    return {f for f, v in (("job_title", job_title), ("seniority", seniority), ("company_size", size),
+                           ("industry", industry)) if v}
 
-    path = "/v5/person/bulk"
+
+class PdlBulkApi(ApiShape):
+    """People Data Labs' bulk enrichment: {"requests": [{"params", "metadata"}]}, an array back
+    in order, each item with `status` (200, 404, 402...), `likelihood` and the metadata echoed.
+    PDL bills every 200 item, every time it is asked (no idempotency key)."""
+
     max_batch = 100
+    takes_min_likelihood = True
 
-    def headers(self, key: Secret) -> dict[str, str]:
-        return {"X-Api-Key": key.reveal(), "Content-Type": "application/json"}
+    def params(self, request: Request) -> dict[str, Any]:
+        raise NotImplementedError
 
     def body(self, batch: list[Request], min_likelihood: int = 0) -> bytes:
         requests = []
         for r in batch:
-            params = {k: v for k, v in (("email", r.lookup_email), ("first_name", r.lookup_first_name),
-                                        ("last_name", r.lookup_last_name), ("company", r.lookup_company)) if v}
+            params = self.params(r)
             if min_likelihood:  # the provider neither answers nor bills a match less likely than this
                 params["min_likelihood"] = min_likelihood
             requests.append({"params": params, "metadata": {"request_id": r.request_id}})
         return json.dumps({"requests": requests}).encode()
 
-    def answers(self, parsed: Any) -> dict[str, ItemAnswer]:
+    def answers(self, parsed: Any, batch: list[Request]) -> dict[str, ItemAnswer]:
         """Items that are not objects, or carry no request id or no numeric status, are
         left out: their requests count as unanswered and are asked again."""
         if not isinstance(parsed, list):
@@ -211,54 +245,85 @@ class PersonBulkApi(ApiShape):
                                          bool(item.get("billed", status == 200)), item)
         return out
 
+
+class PdlPersonBulkApi(PdlBulkApi):
+    """POST /v5/person/bulk: the person's fields under `data`."""
+
+    path = "/v5/person/bulk"
+
+    def params(self, request: Request) -> dict[str, Any]:
+        return {k: v for k, v in (("email", request.lookup_email), ("first_name", request.lookup_first_name),
+                                  ("last_name", request.lookup_last_name), ("company", request.lookup_company)) if v}
+
     def supplied(self, answer: ItemAnswer) -> tuple[set[str], str | None]:
         data = answer.payload.get("data") or {}
-        fields = set()
-        if data.get("job_title"):
-            fields.add("job_title")
-        if data.get("job_title_levels"):
-            fields.add("seniority")
-        if data.get("job_company_size") or data.get("job_company_employee_count"):
-            fields.add("company_size")
-        if data.get("job_company_industry"):
-            fields.add("industry")
-        return fields, (data.get("job_company_website") or None)
+        return (_fields(data.get("job_title"), data.get("job_title_levels"),
+                        data.get("job_company_size") or data.get("job_company_employee_count"),
+                        data.get("job_company_industry")),
+                data.get("job_company_website") or None)
 
 
-class CompanyLookupApi(ApiShape):
-    """Domain firmographics: POST /v1/companies/lookup, {"results": [...]} back."""
+class PdlCompanyBulkApi(PdlBulkApi):
+    """POST /v5/company/enrich/bulk, asked by website: the company's fields at the top level
+    of each item (`name`, `website`, `size`, `employee_count`, `industry`, `inferred_revenue`)."""
 
-    path = "/v1/companies/lookup"
-    max_batch = 25
+    kind = COMPANY
+    path = "/v5/company/enrich/bulk"
 
-    def headers(self, key: Secret) -> dict[str, str]:
-        return {"Authorization": f"Bearer {key.reveal()}", "Content-Type": "application/json"}
+    def params(self, request: Request) -> dict[str, Any]:
+        return {"website": request.lookup_company}
+
+    def supplied(self, answer: ItemAnswer) -> tuple[set[str], str | None]:
+        item = answer.payload
+        return (_fields(None, None, item.get("size") or item.get("employee_count"), item.get("industry")),
+                item.get("website") or None)
+
+
+class ApolloBulkMatchApi(ApiShape):
+    """Apollo's bulk people enrichment: {"details": [...]} (1-10), {"matches": [...]} back in
+    the order of `details`, null for a person Apollo could not match. No likelihood and no
+    request id in the answer: a `matches` array of another length than the call's cannot be
+    lined up and is read as a lost answer. Apollo bills one credit per person enriched with
+    demographics (more only for revealed e-mails or phones, which are never asked for), again
+    every time it is asked; its limits are per minute, and its rate-limit headers announce no
+    reset."""
+
+    path = "/api/v1/people/bulk_match"
+    max_batch = 10
+    default_batch = 10
+    reset_header = ""
+    remaining_header = "x-minute-requests-left"
+    window_seconds = 60.0
 
     def body(self, batch: list[Request], min_likelihood: int = 0) -> bytes:
-        return json.dumps({"lookups": [{"domain": r.lookup_company, "request_id": r.request_id}
-                                       for r in batch]}).encode()
+        details = []
+        for r in batch:
+            company = ("domain", r.company_domain) if r.company_domain else ("organization_name", r.lookup_company)
+            details.append({k: v for k, v in (("email", r.lookup_email), ("first_name", r.lookup_first_name),
+                                              ("last_name", r.lookup_last_name), company) if v})
+        return json.dumps({"details": details, "reveal_personal_emails": False,
+                           "reveal_phone_number": False}).encode()
 
-    def answers(self, parsed: Any) -> dict[str, ItemAnswer]:
-        results = parsed.get("results") if isinstance(parsed, dict) else None
-        if not isinstance(results, list):
-            raise ValueError("expected {'results': [...]}")
+    def answers(self, parsed: Any, batch: list[Request]) -> dict[str, ItemAnswer]:
+        matches = parsed.get("matches") if isinstance(parsed, dict) else None
+        if not isinstance(matches, list) or len(matches) != len(batch):
+            raise ValueError("expected {'matches': [...]}, one per person asked")
         out = {}
-        for item in results:
-            request_id = item.get("request_id") if isinstance(item, dict) else None
-            if isinstance(request_id, str):
-                found = item.get("found")
-                status = 200 if found is True else 404 if found is False else 402
-                out[request_id] = ItemAnswer(status, None, bool(item.get("billed", status == 200)), item)
+        for request, match in zip(batch, matches, strict=True):
+            if match is None:
+                out[request.request_id] = ItemAnswer(404, None, False, {})
+            elif isinstance(match, dict):
+                out[request.request_id] = ItemAnswer(200, None, True, match)
+            # anything else is unreadable: that request counts as unanswered and is asked again
         return out
 
     def supplied(self, answer: ItemAnswer) -> tuple[set[str], str | None]:
-        company = answer.payload.get("company") or {}
-        fields = set()
-        if (company.get("metrics") or {}).get("employees"):
-            fields.add("company_size")
-        if (company.get("category") or {}).get("industry"):
-            fields.add("industry")
-        return fields, answer.payload.get("domain")
+        person = answer.payload
+        organization = person.get("organization") if isinstance(person.get("organization"), dict) else {}
+        return (_fields(person.get("title"), person.get("seniority"), organization.get("estimated_num_employees"),
+                        organization.get("industry")),
+                organization.get("primary_domain") or None)
 
 
-API_SHAPES: dict[str, ApiShape] = {PERSON: PersonBulkApi(), COMPANY: CompanyLookupApi()}
+API_SHAPES: dict[str, ApiShape] = {"pdl_person_bulk": PdlPersonBulkApi(), "pdl_company_bulk": PdlCompanyBulkApi(),
+                                   "apollo_people_bulk_match": ApolloBulkMatchApi()}

@@ -1,6 +1,6 @@
--- Matched answers of company providers (domain firmographics), flattened to typed columns;
--- the size band comes from the employee count, industry and revenue range through the
--- provider_enums seed.
+-- Matched answers of company providers (People Data Labs bulk company enrichment, asked by
+-- website), flattened to typed columns; the size band comes from the employee count (else
+-- the provider's size range), industry and revenue range through the provider_enums seed.
 
 {{ config(materialized='view') }}
 
@@ -25,6 +25,14 @@ size_bands as (
 
 ),
 
+countries as (
+
+    select country_alias, country_code from {{ ref('country_aliases') }}
+
+),
+
+-- one flattening per vendor API: People Data Labs' company fields sit at the top level of
+-- each item
 flattened as (
 
     select
@@ -33,15 +41,17 @@ flattened as (
         company_domain,
         likelihood,
         answered_at,
-        nullif(trim({{ json_text('payload_json', '$.company.name') }}), '') as company_name,
-        cast({{ json_text('payload_json', '$.company.metrics.employees') }} as {{ dbt.type_int() }})
-            as employee_count,
-        {{ json_text('payload_json', '$.company.metrics.employeesRange') }} as employee_range_provider_value,
-        lower({{ json_text('payload_json', '$.company.category.industry') }}) as industry_provider_value,
-        {{ json_text('payload_json', '$.company.metrics.estimatedAnnualRevenue') }} as revenue_provider_value,
-        upper({{ json_text('payload_json', '$.company.geo.countryCode') }}) as country_code,
-        cast({{ json_text('payload_json', '$.company.indexedAt') }} as date) as observed_on
+        nullif(trim(coalesce(
+            {{ json_text('payload_json', '$.display_name') }}, {{ json_text('payload_json', '$.name') }}
+        )), '') as company_name,
+        cast({{ json_text('payload_json', '$.employee_count') }} as {{ dbt.type_int() }}) as employee_count,
+        lower({{ json_text('payload_json', '$.size') }}) as company_size_provider_value,
+        lower({{ json_text('payload_json', '$.industry') }}) as industry_provider_value,
+        {{ json_text('payload_json', '$.inferred_revenue') }} as revenue_provider_value,
+        lower({{ json_text('payload_json', '$.location.country') }}) as country_provider_value,
+        cast(null as date) as observed_on
     from answers
+    where provider_api = 'pdl_company_bulk'
 
 ),
 
@@ -56,13 +66,13 @@ mapped as (
         -- the company
         flattened.company_name,
         flattened.employee_count,
-        band_of_count.company_size_band,
-        flattened.employee_range_provider_value,
+        coalesce(band_of_count.company_size_band, company_size.canonical_value) as company_size_band,
+        flattened.company_size_provider_value,
         industry.canonical_value as industry,
         flattened.industry_provider_value,
         revenue.canonical_value as revenue_range,
         flattened.revenue_provider_value,
-        flattened.country_code,
+        countries.country_code,
 
         -- how sure, how recent
         flattened.likelihood,
@@ -70,14 +80,19 @@ mapped as (
         flattened.answered_at
 
     from flattened
+    left join enums as company_size
+        on
+            company_size.provider = flattened.provider and company_size.enum_name = 'company_size'
+            and company_size.provider_value = flattened.company_size_provider_value
     left join enums as industry
         on
             industry.provider = flattened.provider and industry.enum_name = 'industry'
-            and lower(industry.provider_value) = flattened.industry_provider_value
+            and industry.provider_value = flattened.industry_provider_value
     left join enums as revenue
         on
             revenue.provider = flattened.provider and revenue.enum_name = 'revenue_range'
             and revenue.provider_value = flattened.revenue_provider_value
+    left join countries on flattened.country_provider_value = countries.country_alias
     left join size_bands as band_of_count
         on
             flattened.employee_count >= band_of_count.min_employees

@@ -1,6 +1,7 @@
--- Matched answers of person providers (People Data Labs bulk shape), flattened to typed
--- columns; provider enums mapped to canonical values through the provider_enums seed.
--- The employee count decides the size band when the provider gives one.
+-- Matched answers of person providers (People Data Labs bulk person enrichment, Apollo bulk
+-- people match), each flattened by its API's shape to the same typed columns; provider
+-- enums mapped to canonical values through the provider_enums seed. The employee count
+-- decides the size band when the provider gives one.
 
 {{ config(materialized='view') }}
 
@@ -25,7 +26,8 @@ size_bands as (
 
 ),
 
-flattened as (
+-- one flattening per vendor API (stg_enrichment__provider_responses.provider_api)
+pdl_person_bulk as (
 
     select
         request_id,
@@ -46,6 +48,42 @@ flattened as (
         {{ json_text('payload_json', '$.data.location_locality') }} as location_locality,
         cast({{ json_text('payload_json', '$.data.job_last_verified') }} as date) as observed_on
     from answers
+    where provider_api = 'pdl_person_bulk'
+
+),
+
+-- Apollo's match: the person at the top level, the employer under `organization`; no
+-- likelihood, no size range (the head count decides the band), no verification date
+apollo_people_bulk_match as (
+
+    select
+        request_id,
+        provider,
+        contact_id,
+        likelihood,
+        answered_at,
+        nullif(trim({{ json_text('payload_json', '$.title') }}), '') as job_title,
+        lower({{ json_text('payload_json', '$.seniority') }}) as seniority_provider_value,
+        lower({{ json_text('payload_json', '$.departments[0]') }}) as department_provider_value,
+        nullif(trim({{ json_text('payload_json', '$.organization.name') }}), '') as company_name,
+        lower(nullif(trim({{ json_text('payload_json', '$.organization.primary_domain') }}), '')) as company_domain,
+        cast(null as {{ dbt.type_string() }}) as company_size_provider_value,
+        cast({{ json_text('payload_json', '$.organization.estimated_num_employees') }} as {{ dbt.type_int() }})
+            as employee_count,
+        lower({{ json_text('payload_json', '$.organization.industry') }}) as industry_provider_value,
+        {{ json_text('payload_json', '$.country') }} as location_country,
+        {{ json_text('payload_json', '$.city') }} as location_locality,
+        cast(null as date) as observed_on
+    from answers
+    where provider_api = 'apollo_people_bulk_match'
+
+),
+
+flattened as (
+
+    select * from pdl_person_bulk
+    union all
+    select * from apollo_people_bulk_match
 
 ),
 

@@ -28,10 +28,10 @@ from ingestion.enrichment.providers import RunLimits
 from ingestion.landing.load import run_load
 from ingestion.settings import REPO_ROOT, Settings
 from tooling.demo.generator import generate
-from tooling.emulator import COMPANY, PERSON, Emulator, EmulatorConfig, Faults
+from tooling.emulator import APOLLO, COMPANY, PERSON, Emulator, EmulatorConfig, Faults
 from tooling.standin import emulator_endpoints
 
-KEYS = {PERSON: "sk-person-LEAKCHECK-4417", COMPANY: "sk-company-LEAKCHECK-9902"}
+KEYS = {PERSON: "sk-person-LEAKCHECK-4417", COMPANY: "sk-company-LEAKCHECK-9902", APOLLO: "ap-LEAKCHECK-3310"}
 # the unit tests, whose inputs are fixed rows, run in test_dbt_build
 REBUILD = ["build", "--select", "source:enrichment+", "--exclude", "test_type:unit"]
 
@@ -67,9 +67,11 @@ def ws(workspace: Settings, built: Path, monkeypatch: pytest.MonkeyPatch) -> Set
     return workspace
 
 
-def start(settings: Settings, monkeypatch: pytest.MonkeyPatch, **config) -> Emulator:  # noqa: ANN003
+def start(settings: Settings, monkeypatch: pytest.MonkeyPatch, providers: tuple[str, ...] = (PERSON, COMPANY),
+          **config) -> Emulator:  # noqa: ANN003
+    """The emulator, and the `providers` pointed at it (the others have no base_url: skipped)."""
     emulator = Emulator(EmulatorConfig(truth_dir=settings.ground_truth_dir, api_keys=dict(KEYS), **config)).start()
-    for provider in (PERSON, COMPANY):
+    for provider in providers:
         monkeypatch.setenv(f"SOURCES__ENRICHMENT__PROVIDERS__{provider.upper()}__BASE_URL", emulator.url)
     return emulator
 
@@ -84,9 +86,12 @@ def enrich(settings: Settings, **kwargs):  # noqa: ANN003, ANN201
     return run_enrichment(settings, progress=Progress(enabled=False), **kwargs)
 
 
-def requests_now(settings: Settings) -> dict[str, tuple]:
+def requests_now(settings: Settings, providers: tuple[str, ...] = (PERSON, COMPANY)) -> dict[str, tuple]:
+    """The requests enrichment_requests lists for `providers` (by default the ones `start` points at the
+    emulator; Apollo's stay listed, unasked, when it has no base_url)."""
     return {r[0]: r[1:] for r in query(settings, "select request_id, provider, subject_key, requested_fields, "
-                                                 "company_domain from enriched.enrichment_requests")}
+                                                 "company_domain from enriched.enrichment_requests")
+            if r[1] in providers}
 
 
 def responses(settings: Settings) -> list[tuple]:
@@ -102,8 +107,8 @@ def test_emulator_behaves_like_a_provider(tmp_path: Path) -> None:
     import pyarrow.parquet as pq
     person = pq.read_table(truth / "persons.parquet").to_pylist()[0]
     company = {c["company_id"]: c for c in pq.read_table(truth / "companies.parquet").to_pylist()}[person["company_id"]]
-    config = EmulatorConfig(truth_dir=truth, api_keys=dict(KEYS), match_rate={PERSON: 1.0, COMPANY: 1.0},
-                            credits={PERSON: 2, COMPANY: None})
+    config = EmulatorConfig(truth_dir=truth, api_keys=dict(KEYS), match_rate={PERSON: 1.0, COMPANY: 1.0, APOLLO: 1.0},
+                            credits={PERSON: 2, APOLLO: 3})
     with Emulator(config) as emulator:
         url = emulator.url + "/v5/person/bulk"
         one = {"requests": [{"params": {"email": person["email"].upper()}, "metadata": {"request_id": "r1"}}]}
@@ -136,13 +141,35 @@ def test_emulator_behaves_like_a_provider(tmp_path: Path) -> None:
         assert requests.post(url, json=one | {"requests": [{"params": {"email": "a@b.c"}}]},
                              headers={"X-Api-Key": KEYS[PERSON]}, timeout=5).status_code == 402
 
-        lookup = requests.post(emulator.url + "/v1/companies/lookup",
-                               json={"lookups": [{"domain": company["domain"], "request_id": "c1"},
-                                                 {"domain": "gmail.com", "request_id": "c2"}]},
-                               headers={"Authorization": f"Bearer {KEYS[COMPANY]}"}, timeout=5).json()
-        found, missing = lookup["results"]
-        assert found["found"] is True and found["company"]["metrics"]["employees"] == company["employee_count"]
-        assert missing["found"] is False
+        # People Data Labs' company bulk: the same envelope, the company's fields at the top level
+        lookup = requests.post(emulator.url + "/v5/company/enrich/bulk",
+                               json={"requests": [
+                                   {"params": {"website": company["domain"]}, "metadata": {"request_id": "c1"}},
+                                   {"params": {"website": "gmail.com"}, "metadata": {"request_id": "c2"}}]},
+                               headers={"X-Api-Key": KEYS[COMPANY]}, timeout=5).json()
+        found, missing = lookup
+        assert found["status"] == 200 and found["metadata"] == {"request_id": "c1"}
+        assert found["employee_count"] == company["employee_count"] and found["website"] == company["domain"]
+        assert missing["status"] == 404
+
+        # Apollo: `details` in, `matches` back in the same order, null for a miss
+        bulk_match = emulator.url + "/api/v1/people/bulk_match"
+        details = {"details": [{"email": "nobody@nowhere.example"},
+                               {"first_name": person["first_name"], "last_name": person["last_name"],
+                                "domain": company["domain"]}]}
+        refused = requests.post(bulk_match, json=details, headers={"x-api-key": KEYS[PERSON]}, timeout=5)
+        assert refused.status_code == 401
+        assert requests.post(bulk_match, json={"details": [{"email": "x@y.z"}] * 11},
+                             headers={"x-api-key": KEYS[APOLLO]}, timeout=5).status_code == 422
+        matched = requests.post(bulk_match, json=details, headers={"x-api-key": KEYS[APOLLO]}, timeout=5).json()
+        assert matched["matches"][0] is None and matched["matches"][1]["title"] == person["job_title"]
+        assert matched["matches"][1]["organization"]["primary_domain"] == company["domain"]
+        assert (matched["credits_consumed"], matched["missing_records"]) == (1, 1)
+        # Apollo bills every ask (no idempotency key); a call needing more credits than are left is refused
+        again = requests.post(bulk_match, json=details, headers={"x-api-key": KEYS[APOLLO]}, timeout=5)
+        assert again.json()["credits_consumed"] == 1 and emulator.ledger.charged[APOLLO] == 2
+        assert requests.post(bulk_match, json=details, headers={"x-api-key": KEYS[APOLLO]},
+                             timeout=5).status_code == 402
 
     config = EmulatorConfig(truth_dir=truth, api_keys=dict(KEYS),
                             faults={PERSON: Faults(rate_limit_rate=1.0, retry_after_seconds=7), COMPANY: Faults()})
@@ -241,9 +268,10 @@ def test_a_faulty_provider_loses_nothing_and_bills_nothing_twice(ws: Settings, m
         # a pending request keeps its id, so the provider can tell a retry from a new question
         assert {rid for rid in pending if pending[rid][0] == PERSON} <= person_asked
 
-        # second run: retries, concurrency; it finishes the rest
+        # second run: retries, also of answers that may have been billed, concurrency; it finishes the rest
         for provider in (PERSON, COMPANY):
-            provider_env(monkeypatch, provider, max_retries=8, concurrency=4, batch_size=50)
+            provider_env(monkeypatch, provider, max_retries=8, concurrency=4, batch_size=50,
+                         retry_lost_answers="true")
         second = enrich(ws)
         assert second.pending == 0
         assert run_dbt(ws, REBUILD) == 0
@@ -387,6 +415,94 @@ def test_answers_land_right_and_map_to_canonical_enums(ws: Settings, monkeypatch
         emulator.stop()
 
 
+def test_the_waterfall_crosses_vendors_and_apollo_answers_land_right(ws: Settings, monkeypatch) -> None:
+    """People Data Labs (person, then company) and then Apollo: Apollo is asked only about
+    contacts still missing a person field, in calls of at most 10, under a per-minute window
+    whose headers announce no reset; its positional matches land on the right contacts with
+    its enums mapped, and win a field only where People Data Labs had nothing."""
+    window = Faults(rate_limit_per_window=4, rate_limit_window_seconds=1.0)
+    emulator = start(ws, monkeypatch, providers=(PERSON, COMPANY, APOLLO), faults={APOLLO: window})
+    provider_env(monkeypatch, APOLLO, rate_limit_window_seconds=1, concurrency=2)
+    try:
+        result = enrich(ws)
+        person, company, apollo = result.providers
+        assert apollo.stopped is None and apollo.matched > 0 and apollo.covered > 0
+        assert result.pending == 0
+        assert emulator.ledger.items[APOLLO] <= 10 * emulator.ledger.calls[APOLLO]
+        # the window was waited for when the headers said no call was left, not hammered
+        assert emulator.ledger.statuses[(APOLLO, 429)] <= emulator.ledger.calls[APOLLO] // 4 + 2
+        rows = query(ws, "select provider, api, contact_id, requested_fields from raw_enrichment.provider_responses")
+        assert {(r[0], r[1]) for r in rows} == {(PERSON, "pdl_person_bulk"), (COMPANY, "pdl_company_bulk"),
+                                                (APOLLO, "apollo_people_bulk_match")}
+        matched_by_pdl = {c for c, in query(ws, "select contact_id from raw_enrichment.provider_responses "
+                                                "where provider = 'person' and outcome = 'matched'")}
+        apollo_rows = [r for r in rows if r[0] == APOLLO]
+        # nobody People Data Labs matched is asked for a person field it supplied
+        assert all(not ({"job_title", "seniority"} & set(r[3].split())) for r in apollo_rows
+                   if r[2] in matched_by_pdl)
+        assert run_dbt(ws, REBUILD) == 0
+        truth = ws.ground_truth_dir
+        total, right = query(ws, f"""
+            select count(*), count(*) filter (where lower(a.job_title) = lower(p.job_title)
+                and a.seniority = p.seniority and a.department is not distinct from p.department
+                and a.company_size_band = c.size_band and a.industry = c.industry
+                and a.company_domain = c.domain)
+            from enriched.enriched_person_answers as a
+            inner join deduped.golden_contacts as g on a.contact_id = g.contact_id
+            inner join read_parquet('{truth}/persons.parquet') as p
+                on g.email_address in (lower(p.email), lower(p.personal_email))
+            inner join read_parquet('{truth}/companies.parquet') as c on p.company_id = c.company_id
+            where a.provider = 'apollo'""")[0]
+        assert total > 0 and right == total
+        assert query(ws, "select count(*) from enriched.enriched_person_answers where provider = 'apollo' "
+                         "and (seniority is null or industry is null)")[0][0] == 0
+        # Apollo supplies what People Data Labs could not, and only that
+        assert query(ws, "select count(*) from enriched.dim_contacts where job_title_source = 'apollo'")[0][0] > 0
+        assert query(ws, """select count(*) from enriched.dim_contacts where job_title_source = 'apollo'
+                            and contact_id in (select contact_id from enriched.enriched_person_answers
+                                               where provider = 'person' and job_title is not null)""")[0][0] == 0
+    finally:
+        emulator.stop()
+
+
+def test_a_lost_answer_is_asked_again_the_next_night_not_the_same_one(ws: Settings, monkeypatch) -> None:
+    """A vendor that bills and then resets the connection, with People Data Labs' billing
+    (every ask billed): by default each request is sent once a night, and the match that
+    the next night brings is counted as possibly billed twice; with retry_lost_answers the
+    same night asks again, up to max_retries."""
+    emulator = start(ws, monkeypatch, providers=(PERSON,), idempotent=False, faults={PERSON: Faults(reset_rate=1.0)})
+    provider_env(monkeypatch, PERSON, batch_size=10, max_retries=2)
+    try:
+        night = enrich(ws, only=[PERSON], limit=30)
+        (stats,) = night.providers
+        assert stats.failed == 30 and night.pending == 30 and night.credits_at_risk == 30
+        assert set(emulator.ledger.asked[PERSON].values()) == {1}
+        billed_first = emulator.ledger.charged[PERSON]
+        assert 0 < billed_first <= night.period_credits
+
+        emulator.config.faults[PERSON] = Faults()
+        assert run_dbt(ws, REBUILD) == 0
+        asked = set(emulator.ledger.asked[PERSON])
+        lost = {r for r, in query(ws, "select request_id from enriched.enrichment_requests where lost_answers > 0")}
+        assert asked <= lost
+        second = enrich(ws, only=[PERSON], limit=30)
+        again = [r for r in emulator.ledger.asked[PERSON] if r in asked]
+        assert again and second.possible_double_charges == query(ws, f"""
+            select count(*) from raw_enrichment.provider_responses where outcome = 'matched'
+            and run_id = '{second.run_id}' and request_id in ({", ".join(f"'{r}'" for r in lost)})""")[0][0] > 0
+        # what the vendor billed for those requests twice is what the summary said it may have
+        assert emulator.ledger.charged[PERSON] - billed_first >= second.possible_double_charges
+
+        emulator.config.faults[PERSON] = Faults(reset_rate=1.0)
+        provider_env(monkeypatch, PERSON, retry_lost_answers="true")
+        before = dict(emulator.ledger.asked[PERSON])
+        third = enrich(ws, only=[PERSON], limit=10)
+        assert third.pending == 10
+        assert {n - before.get(r, 0) for r, n in emulator.ledger.asked[PERSON].items() if n > before.get(r, 0)} == {3}
+    finally:
+        emulator.stop()
+
+
 def test_dry_run_sends_nothing(ws: Settings, monkeypatch) -> None:
     emulator = start(ws, monkeypatch)
     try:
@@ -394,7 +510,7 @@ def test_dry_run_sends_nothing(ws: Settings, monkeypatch) -> None:
         assert sum(emulator.ledger.calls.values()) == 0
         (person, rank, listed, would_send, calls, credits), *_ = result.plan
         assert (person, rank) == (PERSON, 1) and would_send == listed > 500
-        assert calls == -(-listed // 100) and credits == 500
+        assert calls == -(-listed // 50) and credits == 500  # batch_size 50 (.dlt/config.toml)
         assert not (ws.pipelines_dir / "contacts_enrichment").exists()
     finally:
         emulator.stop()
@@ -694,12 +810,45 @@ def test_person_requests_ask_for_the_projects_min_likelihood(monkeypatch) -> Non
     from ingestion.enrichment.providers import Request as ProviderRequest
 
     wanted = yaml.safe_load((REPO_ROOT / "dbt_project.yml").read_text())["vars"]["enrichment_min_likelihood"]
-    config = ProviderConfig.from_config(PERSON, PERSON, 1)
+    config = ProviderConfig.from_config(PERSON, PERSON, 1, "pdl_person_bulk")
     request = ProviderRequest("r1", PERSON, PERSON, 1, "c1", "c1", "acme.com", "ann@acme.com", "Ann", "Lee", "acme.com",
                               frozenset({"job_title"}))
     body = json.loads(config.api.body([request], config.min_likelihood))
     assert body["requests"][0]["params"]["min_likelihood"] == wanted > 0
     monkeypatch.setenv("SOURCES__ENRICHMENT__PROVIDERS__PERSON__SEND_MIN_LIKELIHOOD", "false")
-    config = ProviderConfig.from_config(PERSON, PERSON, 1)
+    config = ProviderConfig.from_config(PERSON, PERSON, 1, "pdl_person_bulk")
     body = json.loads(config.api.body([request], config.min_likelihood))
     assert "min_likelihood" not in body["requests"][0]["params"]
+
+
+def test_apollo_matches_are_read_by_position_and_a_misaligned_answer_is_lost() -> None:
+    """Apollo's answer names no request: `matches[i]` answers `details[i]`, null is a miss,
+    anything else is unread (asked again); a `matches` of another length cannot be lined up
+    and is a lost answer, never a guess. An API the loader does not speak, or of another
+    kind, is refused by name."""
+    from ingestion.enrichment.providers import API_SHAPES, ProviderConfig, UnknownApi
+    from ingestion.enrichment.providers import Request as ProviderRequest
+
+    api = API_SHAPES["apollo_people_bulk_match"]
+    batch = [ProviderRequest(f"r{i}", APOLLO, PERSON, 3, f"c{i}", f"c{i}", domain, email, "Ann", "Lee", company,
+                             frozenset({"job_title"}))
+             for i, (domain, email, company) in enumerate([("acme.com", "ann@acme.com", "acme.com"),
+                                                           (None, None, "Acme Ltd"), (None, None, "Initech")])]
+    body = json.loads(api.body(batch))
+    assert body["details"][0] == {"email": "ann@acme.com", "first_name": "Ann", "last_name": "Lee",
+                                  "domain": "acme.com"}
+    assert body["details"][1]["organization_name"] == "Acme Ltd" and "domain" not in body["details"][1]
+    assert body["reveal_personal_emails"] is False and body["reveal_phone_number"] is False  # no 8-credit phones
+    answers = api.answers({"matches": [{"title": "CFO", "organization": {"primary_domain": "acme.com"}}, None, "x"]},
+                          batch)
+    assert answers["r0"].status == 200 and answers["r0"].billed and answers["r0"].payload["title"] == "CFO"
+    assert answers["r1"].status == 404 and not answers["r1"].billed
+    assert "r2" not in answers
+    assert api.supplied(answers["r0"]) == ({"job_title"}, "acme.com")
+    for misaligned in ({"matches": [None, None]}, {"matches": None}, [None, None, None]):
+        with pytest.raises(ValueError):
+            api.answers(misaligned, batch)
+    with pytest.raises(UnknownApi, match="not one the loader speaks"):
+        ProviderConfig.from_config("x", PERSON, 9, "clearbit_v2")
+    with pytest.raises(UnknownApi, match="answers company requests"):
+        ProviderConfig.from_config("x", PERSON, 9, "pdl_company_bulk")

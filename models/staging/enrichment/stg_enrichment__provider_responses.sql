@@ -1,17 +1,25 @@
 {%- set responses = source('enrichment', 'provider_responses') -%}
+{#- `api` was added to the raw table later: a warehouse enriched before has no such column
+    until its next enrichment run, and those answers were all People Data Labs person answers -#}
+{%- set has_api = execute and relation_exists(responses) and 'api' in (
+    adapter.get_columns_in_relation(responses) | map(attribute='name') | map('lower') | list) %}
 
 with
 
 source as (
 
     {% if relation_exists(responses) -%}
-        select * from {{ responses }}
+        select
+            *{% if not has_api %},
+            cast(null as {{ dbt.type_string() }}) as api{% endif %}
+        from {{ responses }}
     {%- else -%}
         -- before the first enrichment run the raw table does not exist: same columns, no rows
         select
             cast(null as {{ dbt.type_string() }}) as request_id,
             cast(null as {{ dbt.type_string() }}) as provider,
             cast(null as {{ dbt.type_string() }}) as provider_kind,
+            cast(null as {{ dbt.type_string() }}) as api,
             cast(null as {{ dbt.type_string() }}) as run_id,
             cast(null as {{ dbt.type_string() }}) as batch_id,
             cast(null as {{ dbt.type_string() }}) as contact_id,
@@ -42,6 +50,9 @@ renamed as (
         request_id,
         provider,
         provider_kind,
+        -- the vendor API asked, which says how the payload reads (answers recorded before the
+        -- column existed are People Data Labs person answers, or the retired company API's)
+        coalesce(api, case when provider_kind = 'person' then 'pdl_person_bulk' end) as provider_api,
         contact_id,
         company_domain,
         run_id as enrichment_run_id,
