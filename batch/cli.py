@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from batch.console import print_export_result, print_load_result
+from batch.console import print_export_result, print_load_result, print_sync_result
 from batch.dbt import run_dbt
 from batch.diagnose import one_line
 from batch.enrich import EndpointsFactory, EnrichmentNotRun, configured_endpoints, enrich
@@ -80,6 +80,18 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     print_export_result(run_export(settings, confirm_removals=args.confirm_removals))
     return 0
+
+
+def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
+    from batch.audience_sync import MailchimpError, run_sync
+
+    try:
+        result = run_sync(settings, dry_run=args.dry_run, confirm_removals=args.confirm_removals)
+    except (MailchimpError, FileNotFoundError) as exc:
+        print(f"Mailchimp sync failed: {exc}", file=sys.stderr)
+        return 1
+    print_sync_result(result)
+    return 1 if result.errors else 0
 
 
 def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
@@ -205,6 +217,16 @@ def build_parser() -> argparse.ArgumentParser:
                          help="write every segment even when its export removes more than EXPORT_MAX_REMOVE_SHARE "
                               "of the list (after checking that the lists really shrank)")
     export_.set_defaults(func=cmd_export)
+
+    sync_ = sub.add_parser("sync", help="sync the opted-in segments' exports to the Mailchimp audience",
+                           description="Upsert, tag, untag, unsubscribe, archive and permanently delete members of "
+                                       "the Mailchimp audience ([destinations.mailchimp] in .dlt/config.toml) so "
+                                       "that it holds what the exports of the segments with meta.mailchimp hold. "
+                                       "Only the difference since the last sync is sent (docs/segments.md).")
+    sync_.add_argument("--dry-run", action="store_true", help="print the changes and send nothing")
+    sync_.add_argument("--confirm-removals", action="store_true",
+                       help="archive members even when more than half of the synced members would leave")
+    sync_.set_defaults(func=cmd_sync)
 
     forget_ = sub.add_parser("forget", help="erase a person: raw rows, provider answers, models, exports",
                              description="Erase everyone holding one of the given addresses from every raw "

@@ -9,6 +9,7 @@ from ingestion.pipelines import read_warehouse
 from ingestion.settings import Settings
 
 if TYPE_CHECKING:
+    from batch.audience_sync import SyncResult
     from batch.exports import ExportResult
     from ingestion.landing.load import LoadResult
 
@@ -100,3 +101,23 @@ def summarise_warehouse(settings: Settings) -> list[list[object]]:
             n = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
             rows.append([f"{schema}.{name}", n])
     return rows
+
+
+def print_sync_result(result: SyncResult) -> None:
+    """The Mailchimp sync's summary: counts only, never an address."""
+    from batch.audience_sync import describe_sync
+
+    if result.skipped:
+        print(f"Mailchimp sync skipped: {result.skipped}.")
+        return
+    tags = ", ".join(f"{segment} as {tag!r}" for segment, tag in sorted(result.segments.items()))
+    print(f"segments synced: {tags or 'none (members of segments that stopped opting in leave)'}")
+    headers, rows = describe_sync(result)
+    print(render_table(headers, rows))
+    if result.dry_run:
+        print("Dry run: nothing was sent.")
+    if result.held:
+        print(f"HELD BACK {result.held:,} archive(s): more than half of the synced members would leave the audience; "
+              "if that is right, run `contacts sync --confirm-removals`", file=sys.stderr)
+    for error in result.errors:
+        print(f"WARNING {error}", file=sys.stderr)

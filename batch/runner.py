@@ -620,6 +620,28 @@ class Nightly:
             "--confirm-removals` (a new or wrong warehouse, CONTACTS_WAREHOUSE, is the usual cause)"
             for s in result.held] + [f"{segment}: not exported, {why}" for segment, why in result.refused.items()])
 
+    def step_sync(self, attempt: int) -> StepOutcome:
+        """The Mailchimp audience sync (batch/audience_sync.py): skipped without its settings.
+        A refused key or audience fails the step (the exports are written all the same); a
+        member Mailchimp refuses, or a call that kept failing, warns; the next sync sends
+        what this one could not."""
+        from batch.audience_sync import MailchimpError, run_sync
+        from batch.console import print_sync_result
+
+        try:
+            result = run_sync(self.settings)
+        except MailchimpError as exc:
+            raise StepFailed(f"the Mailchimp sync could not run: {exc}; check [destinations.mailchimp] list_id "
+                             "and the API key", transient=exc.status is None or exc.status >= 500) from exc
+        print_sync_result(result)
+        if result.skipped:
+            return StepOutcome("skipped", {}, result.skipped)
+        counts = {**{k: v for k, v in result.done.items() if v}, "calls": result.calls, "held": result.held}
+        trouble = [*result.errors, *([f"{result.held:,} archive(s) held back: more than half of the synced members "
+                                      "would leave the audience; `contacts sync --confirm-removals` sends them"]
+                                    if result.held else [])]
+        return StepOutcome("ok", counts).degraded_by(trouble)
+
     def step_normalise(self, attempt: int) -> StepOutcome:
         """CONTACTS_NORMALISERS=table: the Python functions' new values into normalised.*
         (batch.normalise), on a session the project owns, before the cleaned models look
@@ -654,6 +676,7 @@ class Nightly:
             ("build_after_enrichment", "dbt build of the answers and everything after them",
              lambda attempt: self.step_dbt("build_after_enrichment", attempt)),
             ("export", "write the campaign exports", self.step_export),
+            ("sync", "sync the opted-in segments to the Mailchimp audience", self.step_sync),
         ]
 
     # ---- running ----

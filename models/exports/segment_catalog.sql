@@ -1,5 +1,6 @@
 -- One row per segment (every enabled model in models/segments), read from the dbt graph
--- when the model is built: nothing to list by hand. The exporter writes one file pair per
+-- when the model is built: nothing to list by hand. `mailchimp_tag` is set for the segments
+-- whose meta opts in to the Mailchimp audience sync (docs/segments.md). The exporter writes one file pair per
 -- row here, so a segment with no members still gets its (empty) files. A segment without
 -- a description or an owner (meta.owner) fails the build.
 --
@@ -33,7 +34,8 @@
             '{{ node.description | trim | replace("'", "''") }}' as segment_description,
             '{{ node.meta.owner | replace("'", "''") }}' as segment_owner,
             '{{ node.schema }}.{{ node.alias }}' as segment_relation,
-            '{{ node.original_file_path }}' as defined_in
+            '{{ node.original_file_path }}' as defined_in,
+            {{ mailchimp_tag_of(node) }} as mailchimp_tag
         {{ "union all" if not loop.last }}
     {%- endfor %}
 {%- else %}
@@ -42,6 +44,7 @@
         cast(null as {{ dbt.type_string() }}) as segment_description,
         cast(null as {{ dbt.type_string() }}) as segment_owner,
         cast(null as {{ dbt.type_string() }}) as segment_relation,
-        cast(null as {{ dbt.type_string() }}) as defined_in
+        cast(null as {{ dbt.type_string() }}) as defined_in,
+        cast(null as {{ dbt.type_string() }}) as mailchimp_tag
     where false
 {%- endif %}

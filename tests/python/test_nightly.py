@@ -37,7 +37,8 @@ CHECKPOINTS = ["load", "build_before_enrichment", "enrich", "build_after_enrichm
 
 def environment(root: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SOURCES__ENRICHMENT", "SOURCES__CRM", "NIGHTLY_", KILL_AT_ENV))}
+           if not k.startswith(("SOURCES__ENRICHMENT", "SOURCES__CRM", "DESTINATIONS__MAILCHIMP", "NIGHTLY_",
+                                KILL_AT_ENV))}
     env.update({name: str(root / rel) for name, rel in PATHS.items()})
     env.update(NIGHTLY_RETRY_WAIT_SECONDS="1", **extra)
     return env
@@ -161,8 +162,9 @@ def test_uninterrupted_run_reports_every_step(reference):
     root = reference["root"]
     _, out, _ = reference["first"]
     steps = rows(root, "select step, status, attempts from monitoring.nightly_steps order by step_order")
-    assert [s[0] for s in steps] == CHECKPOINTS
-    assert all(status in ("ok", "warn") and attempts == 1 for _, status, attempts in steps)
+    assert [s[0] for s in steps] == [*CHECKPOINTS, "sync"]
+    assert all(status in ("ok", "warn") and attempts == 1 for _, status, attempts in steps[:-1])
+    assert steps[-1][1] == "skipped" and "Mailchimp sync skipped: Mailchimp not configured" in out
     # counts per step, from the load to the exports
     counts = dict(rows(root, "select step, counts_json from monitoring.nightly_steps"))
     assert json.loads(counts["load"])["rows_loaded"] == rows(root, "select count(*) from raw_landing.contacts")[0][0]

@@ -37,6 +37,8 @@ from tooling.crm_emulator import DEFAULT_TOKENS as CRM_TOKENS
 from tooling.crm_emulator import CrmEmulator
 from tooling.demo.generator import generate
 from tooling.emulator import COMPANY, PERSON, Emulator, EmulatorConfig
+from tooling.mailchimp_emulator import API_KEY as MAILCHIMP_KEY
+from tooling.mailchimp_emulator import LIST_ID, MailchimpEmulator
 
 CONTACTS = 1500
 
@@ -628,11 +630,20 @@ def test_a_recreated_warehouse_names_every_contact_the_same_and_changes_no_list(
 # ---------------------------------------------- 12. erasure leaves no byte ----
 
 def test_an_erased_person_leaves_no_byte_in_any_file_we_write(first_night, tmp_path):
+    """...and leaves the Mailchimp audience for good: the sync deletes them permanently."""
     root = copy_of(first_night, tmp_path)
-    # a person with a phone and an address, exported; their strings as the CRMs wrote them
+    # a person with a phone and an address, exported in a segment synced to Mailchimp; their
+    # strings as the CRMs wrote them
     contact_id, email = rows(root, """
         select contact_id, email_address from exports.campaign_export_contacts
-        where phone_e164 is not null order by contact_id limit 1""")[0]
+        where phone_e164 is not null and segment_name = 'region_north_america' order by contact_id limit 1""")[0]
+    mailchimp = MailchimpEmulator().start()
+    to_mailchimp = {"DESTINATIONS__MAILCHIMP__API_KEY": MAILCHIMP_KEY, "DESTINATIONS__MAILCHIMP__LIST_ID": LIST_ID,
+                    "DESTINATIONS__MAILCHIMP__BASE_URL": mailchimp.url + "/3.0"}
+    synced = subprocess.run([sys.executable, "-m", "batch", "sync"], cwd=REPO_ROOT,
+                            env=environment(root, **to_mailchimp), capture_output=True, text=True, timeout=300)
+    assert synced.returncode == 0, synced.stdout[-3000:] + synced.stderr[-3000:]
+    assert "North America" in mailchimp.member(email).tags
     raw = rows(root, f"""
         select distinct raw.email, raw.phone, map.contact_id from raw_landing.contacts as raw
         inner join deduped.contact_identity_map as map
@@ -647,6 +658,12 @@ def test_an_erased_person_leaves_no_byte_in_any_file_we_write(first_night, tmp_p
                             capture_output=True, text=True, timeout=900)
     assert forgot.returncode == 0, forgot.stdout[-3000:] + forgot.stderr[-3000:]
     assert not any(t.decode() in forgot.stdout + forgot.stderr for t in traces)
+    # the next sync (here the nightly run's) deletes them from the audience for good
+    again = nightly(root, **to_mailchimp)
+    mailchimp.stop()
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert steps_of(root)["sync"]["status"] == "ok" and steps_of(root)["sync"]["counts"]["erased"] == 1
+    assert mailchimp.member(email) is None and len(mailchimp.deleted_for_good) == 1
     found = []
     for path in root.rglob("*"):
         if path.is_file() and path.relative_to(root).parts[0] not in ("landing", "truth"):  # the client's own files
@@ -656,9 +673,6 @@ def test_an_erased_person_leaves_no_byte_in_any_file_we_write(first_night, tmp_p
     # the erasure list holds a keyed hash: not the plain sha256 anyone could test a guess against
     erasures = (root / "landing" / "suppression__erasures.csv").read_text(encoding="utf-8")
     assert hashlib.sha256(email.strip().lower().encode()).hexdigest() not in erasures
-    # and the warehouse still works: the next night runs on it
-    again = nightly(root)
-    assert again.returncode == 0, again.stdout[-3000:]
 
 
 # ------------------------------------------- 7. no list older than its segment ----

@@ -1,0 +1,612 @@
+"""Segments synced to a Mailchimp audience (Marketing API v3), after the exports.
+
+A segment opts in with `meta.mailchimp` in models/segments/_segments.yml (`true`, or
+`{tag: "..."}`); `exports.segment_catalog.mailchimp_tag` says which do. Its members are the
+rows of its exported file (`<segment>/<segment>.parquet`, what manifest.json describes), so
+the audience holds what the campaign files hold. Members are keyed, as Mailchimp keys them,
+by the subscriber hash: the MD5 of the lower-cased address.
+
+Each sync compares what the exports want with what the last syncs did (the sync state, a
+DuckDB file beside the warehouse: per member its hash, contact id, a fingerprint of what
+was sent, its tags and status) and sends only the difference:
+
+- new, changed, or back after being archived: `POST /lists/{id}` (batch upsert, 500 a
+  call, `update_existing`, `status_if_new`);
+- entered a synced segment: `POST /lists/{id}/segments/{tag id}` (`members_to_add`, 500 a
+  call; a tag is a static segment, created when missing);
+- left a synced segment, still in another: `POST /lists/{id}/members/{hash}/tags`, the tag
+  `inactive`;
+- opted out or suppressed: `PATCH /lists/{id}/members/{hash}` `status: unsubscribed`, its
+  tags inactive;
+- erased (`contacts forget`), or gone without a trace: `POST
+  /lists/{id}/members/{hash}/actions/delete-permanent`, and its state row deleted;
+- left every synced segment (left, merged, deleted in its CRM, no valid e-mail): its tags
+  inactive, then `DELETE /lists/{id}/members/{hash}` (archived). More archives at once than
+  half the synced members (and 50) are held, as the exports hold a list that would shrink
+  too much, unless confirmed; opt-outs and erasures are never held.
+
+An upsert never changes an existing member's status, so a person who unsubscribed in
+Mailchimp is never subscribed again by a sync. Every call is idempotent (the same upsert,
+tag or status again changes nothing; archiving or deleting a member already gone is a 404,
+taken as done), and the state is written after each call is answered: a killed sync
+repeated sends what was left and repeats at most the calls in flight, harmlessly. 429s
+and 5xx are waited out and retried (`Retry-After`, else exponential back-off); at most
+`max_connections` calls are in flight (Mailchimp allows 10 at once). A member Mailchimp
+refuses (an address it finds fake, one permanently deleted) is counted and left out until
+what is sent changes. A dry run prints the changes and sends nothing.
+
+Configuration (`.dlt/config.toml`, the key in `.dlt/secrets.toml` or
+`DESTINATIONS__MAILCHIMP__API_KEY`):
+
+    [destinations.mailchimp]
+    list_id = "a1b2c3d4e5"            # the audience id (Audience > Settings > Audience name and defaults)
+    new_member_status = "subscribed"  # the status of a member Mailchimp did not have
+    max_connections = 10
+    batch_size = 500
+    timeout_seconds = 30
+    max_retries = 5
+    # base_url: by default https://<dc>.api.mailchimp.com/3.0, the data centre from the key's suffix
+
+Nothing here logs an address or a name: counts, tags and HTTP statuses only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.parquet as pq
+import requests
+
+from batch.exports import MANIFEST, SUPPRESSIONS
+from ingestion.pipelines import read_warehouse
+from ingestion.settings import Secret, Settings, config_value, table_exists
+
+log = logging.getLogger(__name__)
+
+SECTION = "destinations.mailchimp"
+ACTIONS = ("upserted", "refused", "tagged", "untagged", "unsubscribed", "archived", "erased")
+
+
+def subscriber_hash(email: str) -> str:
+    """Mailchimp's member id: the MD5 of the lower-cased address."""
+    return hashlib.md5(email.strip().lower().encode(), usedforsecurity=False).hexdigest()
+
+
+@dataclass
+class MailchimpConfig:
+    api_key: Secret
+    list_id: str = ""
+    base_url: str = ""
+    new_member_status: str = "subscribed"
+    max_connections: int = 10
+    batch_size: int = 500
+    timeout_seconds: float = 30.0
+    max_retries: int = 5
+    backoff_seconds: float = 1.0
+
+    @classmethod
+    def from_config(cls) -> MailchimpConfig:
+        import dlt
+
+        def get(key: str, default: Any) -> Any:
+            return config_value(f"{SECTION}.{key}", default)
+
+        key = Secret(dlt.secrets.get(f"{SECTION}.api_key"))
+        data_centre = key.reveal().rpartition("-")[2] if "-" in key.reveal() else ""
+        default_url = f"https://{data_centre}.api.mailchimp.com/3.0" if data_centre else ""
+        return cls(api_key=key, list_id=str(get("list_id", "")).strip(),
+                   base_url=str(get("base_url", default_url)).rstrip("/"),
+                   new_member_status=str(get("new_member_status", "subscribed")),
+                   max_connections=max(1, min(10, get("max_connections", 10))),
+                   batch_size=max(1, min(500, get("batch_size", 500))),
+                   timeout_seconds=get("timeout_seconds", 30.0), max_retries=get("max_retries", 5),
+                   backoff_seconds=get("backoff_seconds", 1.0))
+
+    def missing(self) -> str | None:
+        """Why the sync cannot run, or None."""
+        if not self.api_key:
+            return f"no Mailchimp API key ({SECTION.upper().replace('.', '__')}__API_KEY or .dlt/secrets.toml)"
+        if not self.list_id:
+            return f"no audience id ([{SECTION}] list_id)"
+        if not self.base_url:
+            return "the API key has no data centre suffix (…-us21) and no base_url is set"
+        return None
+
+
+class MailchimpError(RuntimeError):
+    """A call Mailchimp refused for good, or kept failing: its status and title, never a body
+    (Mailchimp's details can quote an address)."""
+
+    def __init__(self, status: int | None, title: str) -> None:
+        super().__init__(f"HTTP {status}: {title}" if status else title)
+        self.status = status
+
+
+class MailchimpApi:
+    """Calls with retries; every call the sync makes is idempotent, so retrying is safe."""
+
+    def __init__(self, config: MailchimpConfig) -> None:
+        self.config = config
+        self._local = threading.local()
+        self._rng = random.Random()
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.auth = ("contacts", self.config.api_key.reveal())
+            self._local.session = session
+        return session
+
+    def call(self, method: str, path: str, body: dict | None = None, missing_ok: bool = False) -> dict | None:
+        cfg = self.config
+        last = "no answer"
+        for attempt in range(cfg.max_retries + 1):
+            wait = None
+            try:
+                response = self._session().request(method, cfg.base_url + path, json=body,
+                                                   timeout=cfg.timeout_seconds)
+            except requests.RequestException as exc:
+                last = f"connection error: {type(exc).__name__}"
+            else:
+                status = response.status_code
+                if status < 300:
+                    return response.json() if response.content else None
+                if status == 404 and missing_ok:
+                    return None
+                title = _title(response)
+                if status != 429 and status < 500:
+                    raise MailchimpError(status, title)
+                last = f"HTTP {status}: {title}"
+                wait = _retry_after(response)
+            if attempt < cfg.max_retries:
+                backoff = self._rng.uniform(0, cfg.backoff_seconds * 2 ** attempt)
+                time.sleep(max(backoff, wait or 0.0))
+        raise MailchimpError(None, f"gave up after {cfg.max_retries + 1} attempts ({last})")
+
+
+def _title(response: requests.Response) -> str:
+    try:
+        return str(response.json().get("title") or "error")[:100]
+    except ValueError:
+        return "error"
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "")))
+    except ValueError:
+        return None
+
+
+# ------------------------------------------------------------------ state ----
+
+STATE_DDL = """
+create table if not exists members (
+    list_id varchar not null,
+    subscriber_hash varchar not null,
+    contact_id varchar,
+    fingerprint varchar,          -- sha256 of what was last upserted (address, names)
+    tags varchar not null,        -- JSON list of the synced tags it carries
+    status varchar not null,      -- synced, unsubscribed, archived, refused
+    synced_at timestamp not null,
+    primary key (list_id, subscriber_hash)
+);
+create table if not exists tags (
+    list_id varchar not null,
+    tag varchar not null,
+    segment_id bigint not null,
+    primary key (list_id, tag)
+);
+"""
+
+
+def state_path(settings: Settings) -> Path:
+    return settings.warehouse.parent / f".{settings.warehouse.stem}.mailchimp.duckdb"
+
+
+@dataclass
+class MemberState:
+    contact_id: str | None
+    fingerprint: str | None
+    tags: frozenset[str]
+    status: str
+
+
+class SyncState:
+    """The sync's memory, one row per member it touched; written after each answered call."""
+
+    def __init__(self, path: Path, list_id: str, read_only: bool = False) -> None:
+        self.list_id = list_id
+        self._lock = threading.Lock()
+        if read_only and not path.exists():
+            self.con = duckdb.connect()
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.con = duckdb.connect(str(path))
+        self.con.execute(STATE_DDL)
+
+    def members(self) -> dict[str, MemberState]:
+        rows = self.con.execute("select subscriber_hash, contact_id, fingerprint, tags, status from members "
+                                "where list_id = ?", [self.list_id]).fetchall()
+        return {h: MemberState(c, f, frozenset(json.loads(t)), s) for h, c, f, t, s in rows}
+
+    def tag_ids(self) -> dict[str, int]:
+        return dict(self.con.execute("select tag, segment_id from tags where list_id = ?", [self.list_id]).fetchall())
+
+    def save_tag(self, tag: str, segment_id: int) -> None:
+        with self._lock:
+            self.con.execute("insert or replace into tags values (?, ?, ?)", [self.list_id, tag, segment_id])
+
+    def save(self, rows: list[tuple[str, str | None, str | None, frozenset[str], str]]) -> None:
+        """(hash, contact id, fingerprint, tags, status) rows, in one transaction."""
+        if not rows:
+            return
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with self._lock:
+            self.con.executemany("insert or replace into members values (?, ?, ?, ?, ?, ?, ?)",
+                                 [[self.list_id, h, c, f, json.dumps(sorted(t)), s, now] for h, c, f, t, s in rows])
+
+    def forget(self, hashes: list[str]) -> None:
+        with self._lock:
+            self.con.executemany("delete from members where list_id = ? and subscriber_hash = ?",
+                                 [[self.list_id, h] for h in hashes])
+
+    def close(self) -> None:
+        self.con.close()
+
+
+# ------------------------------------------------------------------- plan ----
+
+@dataclass
+class Wanted:
+    email: str
+    contact_id: str
+    merge_fields: dict[str, str]
+    tags: set[str] = field(default_factory=set)
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps([self.email.lower(), self.merge_fields], sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class Plan:
+    segments: dict[str, str] = field(default_factory=dict)          # segment -> tag
+    upserts: list[str] = field(default_factory=list)                 # hashes
+    tag_adds: dict[str, list[str]] = field(default_factory=dict)     # tag -> hashes
+    untags: dict[str, frozenset[str]] = field(default_factory=dict)  # hash -> tags to drop (it stays)
+    unsubscribes: list[str] = field(default_factory=list)
+    archives: list[str] = field(default_factory=list)
+    erasures: list[str] = field(default_factory=list)
+    wanted: dict[str, Wanted] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        return {"upserts": len(self.upserts), "tag adds": sum(len(v) for v in self.tag_adds.values()),
+                "untags": len(self.untags), "unsubscribes": len(self.unsubscribes), "archives": len(self.archives),
+                "erasures": len(self.erasures)}
+
+
+def synced_segments(settings: Settings) -> dict[str, str]:
+    """segment -> Mailchimp tag, for the segments whose meta opts in (exports.segment_catalog)."""
+    with read_warehouse(settings) as con:
+        if con is None or not table_exists(con, "exports", "segment_catalog"):
+            return {}
+        columns = {r[0] for r in con.execute("select column_name from information_schema.columns where "
+                                             "table_schema = 'exports' and table_name = 'segment_catalog'").fetchall()}
+        if "mailchimp_tag" not in columns:
+            return {}
+        return dict(con.execute("select segment_name, mailchimp_tag from exports.segment_catalog "
+                                "where mailchimp_tag is not null").fetchall())
+
+
+def plan_sync(settings: Settings, state: dict[str, MemberState], segments: dict[str, str]) -> Plan:
+    """What to send, from the exported files (manifest.json), suppressions.csv and the state."""
+    plan = Plan(segments=segments)
+    manifest_path = settings.export_dir / MANIFEST
+    if not manifest_path.exists():
+        raise FileNotFoundError(f"no {MANIFEST} in {settings.export_dir}: run the export first")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    exported = {s["segment"]: s for s in manifest.get("segments", [])}
+    for segment, tag in segments.items():
+        if segment not in exported:
+            continue  # not exported (yet): its members are left as they are
+        table = pq.read_table(settings.export_dir / segment / f"{segment}.parquet",
+                              columns=["contact_id", "email_address", "first_name", "last_name"])
+        for row in table.to_pylist():
+            if not row["email_address"]:
+                continue
+            key = subscriber_hash(row["email_address"])
+            wanted = plan.wanted.get(key)
+            if wanted is None:
+                merge = {k: v for k, v in (("FNAME", row["first_name"]), ("LNAME", row["last_name"])) if v}
+                wanted = plan.wanted[key] = Wanted(row["email_address"].strip(), row["contact_id"], merge)
+            wanted.tags.add(tag)
+    suppressed = _suppressed_hashes(settings.export_dir / SUPPRESSIONS)
+    departed = {h: s for h, s in state.items() if h not in plan.wanted}
+    statuses = _contact_statuses(settings, {s.contact_id for s in departed.values() if s.contact_id})
+    for key, wanted in plan.wanted.items():
+        known = state.get(key)
+        live = known is not None and known.status in ("synced", "unsubscribed")
+        refused_as_is = known is not None and known.status == "refused" and known.fingerprint == wanted.fingerprint
+        if refused_as_is:
+            continue  # Mailchimp refused it as it is: sent again when it changes
+        if not live or known.fingerprint != wanted.fingerprint:
+            plan.upserts.append(key)
+        for tag in sorted(wanted.tags - (known.tags if live else frozenset())):
+            plan.tag_adds.setdefault(tag, []).append(key)
+        if known is not None and known.tags - wanted.tags:
+            plan.untags[key] = known.tags - wanted.tags
+    for key, known in departed.items():
+        status, opted_out = statuses.get(known.contact_id, ("erased", False))
+        if status == "erased":
+            plan.erasures.append(key)
+        elif known.status in ("archived", "refused"):
+            continue
+        elif key in suppressed or opted_out:
+            if known.status != "unsubscribed":
+                plan.unsubscribes.append(key)
+            if known.tags:
+                plan.untags[key] = known.tags
+        else:
+            if known.tags:
+                plan.untags[key] = known.tags
+            plan.archives.append(key)
+    return plan
+
+
+def _suppressed_hashes(path: Path) -> set[str]:
+    if not path.exists():
+        return set()
+    table = pq.read_table(path) if path.suffix == ".parquet" else None
+    if table is None:
+        import pyarrow.csv as pcsv
+
+        table = pcsv.read_csv(path)
+    return {subscriber_hash(e) for e in table.column("email_address").to_pylist() if e}
+
+
+def _contact_statuses(settings: Settings, contact_ids: set[str]) -> dict[str, tuple[str, bool]]:
+    """contact id -> (contact_status, opted out or suppressed) from exports.campaign_contact_status;
+    an id it does not know is left out (treated as erased)."""
+    if not contact_ids:
+        return {}
+    with read_warehouse(settings) as con:
+        if con is None or not table_exists(con, "exports", "campaign_contact_status"):
+            raise FileNotFoundError("exports.campaign_contact_status does not exist: run the build first")
+        con.execute("create temp table wanted_ids (contact_id varchar)")
+        con.executemany("insert into wanted_ids values (?)", [[c] for c in contact_ids])
+        rows = con.execute("select s.contact_id, s.contact_status, s.is_opted_out or s.is_suppressed "
+                           "from exports.campaign_contact_status as s "
+                           "inner join wanted_ids using (contact_id)").fetchall()
+    return {c: (status, bool(out)) for c, status, out in rows}
+
+
+# ------------------------------------------------------------------ apply ----
+
+@dataclass
+class SyncResult:
+    dry_run: bool = False
+    skipped: str | None = None
+    segments: dict[str, str] = field(default_factory=dict)
+    planned: dict[str, int] = field(default_factory=dict)
+    done: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ACTIONS, 0))
+    errors: list[str] = field(default_factory=list)
+    calls: int = 0
+    held: int = 0               # archives held back: too many at once (confirm_removals sends them)
+
+
+class Syncer:
+    def __init__(self, api: MailchimpApi, state: SyncState, plan: Plan, result: SyncResult) -> None:
+        self.api = api
+        self.state = state
+        self.plan = plan
+        self.result = result
+        self.known = state.members()
+        self._lock = threading.Lock()
+        self.list_path = f"/lists/{api.config.list_id}"
+
+    def _count(self, action: str, n: int = 1, calls: int = 1) -> None:
+        with self._lock:
+            self.result.done[action] += n
+            self.result.calls += calls
+
+    def _error(self, what: str, exc: MailchimpError) -> None:
+        with self._lock:
+            self.result.errors.append(f"{what}: {exc}")
+        log.warning("mailchimp: %s failed: %s", what, exc)
+
+    def _parallel(self, items: list, work: Callable[[Any], None]) -> None:
+        with ThreadPoolExecutor(max_workers=self.api.config.max_connections, thread_name_prefix="mailchimp") as pool:
+            list(pool.map(work, items))
+
+    def run(self) -> None:
+        self.api.call("GET", self.list_path)  # the key and the audience, before anything changes
+        self.result.calls += 1
+        tag_ids = self._ensure_tags()
+        size = self.api.config.batch_size
+        upserts = self.plan.upserts
+        self._parallel([upserts[i:i + size] for i in range(0, len(upserts), size)], self._upsert)
+        batches = [(tag, hashes[i:i + size]) for tag, hashes in self.plan.tag_adds.items()
+                   for i in range(0, len(hashes), size)]
+        self._parallel(batches, lambda batch: self._tag(tag_ids[batch[0]], *batch))
+        self._parallel(list(self.plan.untags.items()), self._untag)
+        self._parallel(self.plan.unsubscribes, self._unsubscribe)
+        self._parallel(self.plan.archives, self._archive)
+        self._parallel(self.plan.erasures, self._erase)
+
+    def _ensure_tags(self) -> dict[str, int]:
+        ids = self.state.tag_ids()
+        wanted = set(self.plan.tag_adds) - set(ids)
+        if wanted:
+            found = self.api.call("GET", f"{self.list_path}/segments?type=static&count=1000&fields=segments.id,"
+                                         "segments.name") or {}
+            self.result.calls += 1
+            for segment in found.get("segments") or []:
+                if segment.get("name") in wanted:
+                    ids[segment["name"]] = int(segment["id"])
+                    self.state.save_tag(segment["name"], int(segment["id"]))
+            for tag in sorted(wanted - set(ids)):
+                created = self.api.call("POST", f"{self.list_path}/segments", {"name": tag, "static_segment": []})
+                self.result.calls += 1
+                ids[tag] = int(created["id"])
+                self.state.save_tag(tag, ids[tag])
+        return ids
+
+    def _upsert(self, hashes: list[str]) -> None:
+        cfg = self.api.config
+        members = [{"email_address": self.plan.wanted[h].email, "status_if_new": cfg.new_member_status,
+                    "merge_fields": self.plan.wanted[h].merge_fields} for h in hashes]
+        try:
+            answer = self.api.call("POST", self.list_path, {"members": members, "update_existing": True}) or {}
+        except MailchimpError as exc:
+            self._error(f"upsert of {len(hashes)} member(s)", exc)
+            return
+        refused = {subscriber_hash(e.get("email_address") or "") for e in answer.get("errors") or []}
+        rows = []
+        for h in hashes:
+            wanted, known = self.plan.wanted[h], self.known.get(h)
+            tags = known.tags if known is not None and known.status in ("synced", "unsubscribed") else frozenset()
+            status = "refused" if h in refused else (known.status if known is not None
+                                                     and known.status == "unsubscribed" else "synced")
+            rows.append((h, wanted.contact_id, wanted.fingerprint, tags if status != "refused" else frozenset(),
+                         status))
+        self.state.save(rows)
+        with self._lock:
+            for h, contact_id, fingerprint, tags, status in rows:
+                self.known[h] = MemberState(contact_id, fingerprint, tags, status)
+        self._count("upserted", len(hashes) - len(refused))
+        if refused:
+            self._count("refused", len(refused), calls=0)
+            with self._lock:
+                self.result.errors.append(f"{len(refused)} member(s) refused by Mailchimp (an address it finds "
+                                          "invalid, or one permanently deleted): left out until they change")
+
+    def _tag(self, segment_id: int, tag: str, hashes: list[str]) -> None:
+        live = [h for h in hashes if (k := self.known.get(h)) is not None and k.status in ("synced", "unsubscribed")]
+        if not live:
+            return
+        try:
+            answer = self.api.call("POST", f"{self.list_path}/segments/{segment_id}",
+                                   {"members_to_add": [self.plan.wanted[h].email for h in live],
+                                    "members_to_remove": []}) or {}
+        except MailchimpError as exc:
+            self._error(f"tag {tag!r} for {len(live)} member(s)", exc)
+            return
+        failed = {subscriber_hash(e) for err in answer.get("errors") or [] for e in err.get("email_addresses") or []}
+        rows = []
+        with self._lock:
+            for h in live:
+                if h in failed:
+                    continue
+                known = self.known[h]
+                self.known[h] = known = MemberState(known.contact_id, known.fingerprint, known.tags | {tag},
+                                                    known.status)
+                rows.append((h, known.contact_id, known.fingerprint, known.tags, known.status))
+        self.state.save(rows)
+        self._count("tagged", len(rows))
+
+    def _untag(self, item: tuple[str, frozenset[str]]) -> None:
+        h, tags = item
+        if not self._member_call(h, "untag of a member", "POST", "/tags",
+                                 {"tags": [{"name": t, "status": "inactive"} for t in sorted(tags)]}):
+            return
+        with self._lock:
+            known = self.known[h]
+            self.known[h] = known = MemberState(known.contact_id, known.fingerprint, known.tags - tags, known.status)
+        self.state.save([(h, known.contact_id, known.fingerprint, known.tags, known.status)])
+        self._count("untagged")
+
+    def _set_status(self, h: str, status: str) -> None:
+        with self._lock:
+            known = self.known[h]
+            self.known[h] = known = MemberState(known.contact_id, known.fingerprint, known.tags, status)
+        self.state.save([(h, known.contact_id, known.fingerprint, known.tags, status)])
+
+    def _member_call(self, h: str, what: str, method: str, suffix: str = "", body: dict | None = None) -> bool:
+        """One call about one member; a member Mailchimp no longer has counts as done."""
+        try:
+            self.api.call(method, f"{self.list_path}/members/{h}{suffix}", body, missing_ok=True)
+        except MailchimpError as exc:
+            self._error(what, exc)
+            return False
+        return True
+
+    def _unsubscribe(self, h: str) -> None:
+        if self._member_call(h, "unsubscribe of a member", "PATCH", body={"status": "unsubscribed"}):
+            self._set_status(h, "unsubscribed")
+            self._count("unsubscribed")
+
+    def _archive(self, h: str) -> None:
+        if h in self.plan.untags and self.known[h].tags:
+            return  # its tags could not be dropped: archived next sync, after them
+        if self._member_call(h, "archive of a member", "DELETE"):
+            self._set_status(h, "archived")
+            self._count("archived")
+
+    def _erase(self, h: str) -> None:
+        if self._member_call(h, "permanent deletion of an erased member", "POST", "/actions/delete-permanent"):
+            self.state.forget([h])
+            self._count("erased")
+
+
+def run_sync(settings: Settings, *, dry_run: bool = False, config: MailchimpConfig | None = None,
+             confirm_removals: bool = False, max_removals: int = 50, max_removal_share: float = 0.5) -> SyncResult:
+    """Sync the opted-in segments' exports to the Mailchimp audience; see the module doc.
+
+    Archiving more than `max_removal_share` of the synced members (and more than
+    `max_removals`) is held unless `confirm_removals`: the rest of the sync goes on."""
+    result = SyncResult(dry_run=dry_run)
+    config = config or MailchimpConfig.from_config()
+    result.segments = synced_segments(settings)
+    why_not = config.missing()
+    if why_not:
+        result.skipped = f"Mailchimp not configured: {why_not}"
+        return result
+    state = SyncState(state_path(settings), config.list_id, read_only=dry_run)
+    try:
+        members = state.members()
+        if not result.segments and not members:
+            result.skipped = ("no segment opts in to the Mailchimp sync (meta.mailchimp in "
+                              "models/segments/_segments.yml)")
+            return result
+        plan = plan_sync(settings, members, result.segments)
+        live = sum(1 for m in members.values() if m.status == "synced")
+        if not confirm_removals and len(plan.archives) > max(max_removals, max_removal_share * live):
+            # a segment that stopped opting in, or a wrong warehouse: held, as the exports hold
+            # a list that would shrink too much; opt-outs and erasures are never held
+            result.held = len(plan.archives)
+            plan.archives = []
+            plan.untags = {h: tags for h, tags in plan.untags.items() if h in plan.wanted
+                           or h in plan.unsubscribes}
+        result.planned = plan.counts()
+        if dry_run or not any(result.planned.values()):
+            return result
+        Syncer(MailchimpApi(config), state, plan, result).run()
+    finally:
+        state.close()
+    return result
+
+
+def describe_sync(result: SyncResult) -> tuple[list[str], list[list[object]]]:
+    """Headers and rows of the sync summary: planned and done per action."""
+    planned = {"upserted": "upserts", "tagged": "tag adds", "untagged": "untags", "unsubscribed": "unsubscribes",
+               "archived": "archives", "erased": "erasures"}
+    rows = [[action, result.planned.get(planned.get(action, ""), "") if action in planned else "",
+             "" if result.dry_run else result.done[action]] for action in ACTIONS]
+    return ["change", "planned", "done"], rows
+
+
+__all__ = ["MailchimpConfig", "MailchimpError", "SyncResult", "describe_sync", "run_sync", "subscriber_hash"]
