@@ -10,8 +10,11 @@ Each sync compares what the exports want with what the last syncs did (the sync 
 DuckDB file beside the warehouse: per member its hash, contact id, a fingerprint of what
 was sent, its tags and status) and sends only the difference:
 
-- new, changed, or back after being archived: `POST /lists/{id}` (batch upsert, 500 a
-  call, `update_existing`, `status_if_new`);
+- an address the sync never sent: `POST /lists/{id}` (batch create, 500 a call, without
+  `update_existing`, `status` = `new_member_status`); one the audience already holds comes
+  back as an error item and goes the next way;
+- changed, back after being archived, or already in the audience: `PUT
+  /lists/{id}/members/{hash}` with `status_if_new`, one a call;
 - entered a synced segment: `POST /lists/{id}/segments/{tag id}` (`members_to_add`, 500 a
   call; a tag is a static segment, created when missing);
 - left a synced segment, still in another: `POST /lists/{id}/members/{hash}/tags`, the tag
@@ -25,7 +28,8 @@ was sent, its tags and status) and sends only the difference:
   half the synced members (and 50) are held, as the exports hold a list that would shrink
   too much, unless confirmed; opt-outs and erasures are never held.
 
-An upsert never changes an existing member's status, so a person who unsubscribed in
+No call the sync makes sets the status of a member the audience already has (the batch
+creates only new ones; the PUT says `status_if_new`), so a person who unsubscribed in
 Mailchimp is never subscribed again by a sync. Every call is idempotent (the same upsert,
 tag or status again changes nothing; archiving or deleting a member already gone is a 404,
 taken as done), and the state is written after each call is answered: a killed sync
@@ -250,6 +254,10 @@ class SyncState:
         with self._lock:
             self.con.execute("insert or replace into tags values (?, ?, ?)", [self.list_id, tag, segment_id])
 
+    def forget_tag(self, tag: str) -> None:
+        with self._lock:
+            self.con.execute("delete from tags where list_id = ? and tag = ?", [self.list_id, tag])
+
     def save(self, rows: list[tuple[str, str | None, str | None, frozenset[str], str]]) -> None:
         """(hash, contact id, fingerprint, tags, status) rows, in one transaction."""
         if not rows:
@@ -415,6 +423,7 @@ class Syncer:
         self.plan = plan
         self.result = result
         self.known = state.members()
+        self.one_by_one: list[str] = []   # upserted by PUT, one member a call
         self._lock = threading.Lock()
         self.list_path = f"/lists/{api.config.list_id}"
 
@@ -422,6 +431,10 @@ class Syncer:
         with self._lock:
             self.result.done[action] += n
             self.result.calls += calls
+
+    def _called(self) -> None:
+        with self._lock:
+            self.result.calls += 1
 
     def _error(self, what: str, exc: MailchimpError) -> None:
         with self._lock:
@@ -437,8 +450,12 @@ class Syncer:
         self.result.calls += 1
         tag_ids = self._ensure_tags()
         size = self.api.config.batch_size
-        upserts = self.plan.upserts
-        self._parallel([upserts[i:i + size] for i in range(0, len(upserts), size)], self._upsert)
+        # addresses the sync never sent are created in batches; the others (known, changed,
+        # archived, or already in the audience) one by one, which never touches a status
+        fresh = [h for h in self.plan.upserts if h not in self.known]
+        self.one_by_one = [h for h in self.plan.upserts if h in self.known]
+        self._parallel([fresh[i:i + size] for i in range(0, len(fresh), size)], self._create)
+        self._parallel(self.one_by_one, self._put)  # with what _create left to them
         batches = [(tag, hashes[i:i + size]) for tag, hashes in self.plan.tag_adds.items()
                    for i in range(0, len(hashes), size)]
         self._parallel(batches, lambda batch: self._tag(tag_ids[batch[0]], *batch))
@@ -465,34 +482,58 @@ class Syncer:
                 self.state.save_tag(tag, ids[tag])
         return ids
 
-    def _upsert(self, hashes: list[str]) -> None:
+    def _upserted(self, h: str, refused: bool = False) -> None:
+        """Note an upsert Mailchimp answered: the member is synced (keeping the tags and the
+        unsubscribed status it had), or refused as it is."""
+        wanted, known = self.plan.wanted[h], self.known.get(h)
+        kept = known is not None and known.status in ("synced", "unsubscribed")
+        status = "refused" if refused else "unsubscribed" if kept and known.status == "unsubscribed" else "synced"
+        tags = known.tags if kept and not refused else frozenset()
+        self.state.save([(h, wanted.contact_id, wanted.fingerprint, tags, status)])
+        with self._lock:
+            self.known[h] = MemberState(wanted.contact_id, wanted.fingerprint, tags, status)
+        self._count("refused" if refused else "upserted", calls=0)
+
+    def _create(self, hashes: list[str]) -> None:
+        """`POST /lists/{id}` without `update_existing`: new addresses get `new_member_status`;
+        one the audience already has (an error item) is upserted one by one instead, so that
+        no existing member's status is ever changed."""
         cfg = self.api.config
-        members = [{"email_address": self.plan.wanted[h].email, "status_if_new": cfg.new_member_status,
+        members = [{"email_address": self.plan.wanted[h].email, "status": cfg.new_member_status,
                     "merge_fields": self.plan.wanted[h].merge_fields} for h in hashes]
         try:
-            answer = self.api.call("POST", self.list_path, {"members": members, "update_existing": True}) or {}
+            answer = self.api.call("POST", self.list_path, {"members": members, "update_existing": False}) or {}
         except MailchimpError as exc:
-            self._error(f"upsert of {len(hashes)} member(s)", exc)
+            self._error(f"creation of {len(hashes)} member(s)", exc)
             return
-        refused = {subscriber_hash(e.get("email_address") or "") for e in answer.get("errors") or []}
-        rows = []
+        self._called()
+        not_created = {subscriber_hash(e.get("email_address") or "") for e in answer.get("errors") or []}
         for h in hashes:
-            wanted, known = self.plan.wanted[h], self.known.get(h)
-            tags = known.tags if known is not None and known.status in ("synced", "unsubscribed") else frozenset()
-            status = "refused" if h in refused else (known.status if known is not None
-                                                     and known.status == "unsubscribed" else "synced")
-            rows.append((h, wanted.contact_id, wanted.fingerprint, tags if status != "refused" else frozenset(),
-                         status))
-        self.state.save(rows)
+            if h not in not_created:
+                self._upserted(h)
         with self._lock:
-            for h, contact_id, fingerprint, tags, status in rows:
-                self.known[h] = MemberState(contact_id, fingerprint, tags, status)
-        self._count("upserted", len(hashes) - len(refused))
-        if refused:
-            self._count("refused", len(refused), calls=0)
-            with self._lock:
-                self.result.errors.append(f"{len(refused)} member(s) refused by Mailchimp (an address it finds "
-                                          "invalid, or one permanently deleted): left out until they change")
+            self.one_by_one.extend(h for h in hashes if h in not_created)
+
+    def _put(self, h: str) -> None:
+        """`PUT /lists/{id}/members/{hash}` with `status_if_new`: creates, updates the name,
+        brings an archived member back; an existing member's status stays as it is."""
+        wanted = self.plan.wanted[h]
+        try:
+            self.api.call("PUT", f"{self.list_path}/members/{h}",
+                          {"email_address": wanted.email, "status_if_new": self.api.config.new_member_status,
+                           "merge_fields": wanted.merge_fields})
+        except MailchimpError as exc:
+            if exc.status == 400:  # an address Mailchimp finds fake, or one permanently deleted there
+                self._upserted(h, refused=True)
+                with self._lock:
+                    if not any(e.startswith("member(s) refused") for e in self.result.errors):
+                        self.result.errors.append("member(s) refused by Mailchimp (an address it finds invalid, "
+                                                  "or one permanently deleted there): left out until they change")
+            else:
+                self._error("upsert of a member", exc)
+            return
+        self._called()
+        self._upserted(h)
 
     def _tag(self, segment_id: int, tag: str, hashes: list[str]) -> None:
         live = [h for h in hashes if (k := self.known.get(h)) is not None and k.status in ("synced", "unsubscribed")]
@@ -503,6 +544,8 @@ class Syncer:
                                    {"members_to_add": [self.plan.wanted[h].email for h in live],
                                     "members_to_remove": []}) or {}
         except MailchimpError as exc:
+            if exc.status == 404:  # the tag was deleted in Mailchimp: made again by the next sync
+                self.state.forget_tag(tag)
             self._error(f"tag {tag!r} for {len(live)} member(s)", exc)
             return
         failed = {subscriber_hash(e) for err in answer.get("errors") or [] for e in err.get("email_addresses") or []}

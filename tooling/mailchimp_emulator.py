@@ -4,12 +4,14 @@ on 127.0.0.1, for the tests of the audience sync (batch/audience_sync.py).
 What it speaks, under `/3.0` (HTTP basic auth, any user name, the API key as password):
 
 - `GET /lists/{list_id}`: the audience, or 404.
-- `POST /lists/{list_id}` (batch subscribe or update, 1-500 `members`, `update_existing`):
-  a new member gets `status_if_new`; an existing one keeps its status unless `status` is
-  given (an unsubscribed person is never subscribed again by an upsert); an archived one
-  comes back. A permanently deleted address cannot be imported again (an error item).
-  Answers `new_members`, `updated_members`, `errors`, `total_created`, `total_updated`,
-  `error_count`.
+- `POST /lists/{list_id}` (batch subscribe or update, 1-500 `members`, each with its
+  `status`): a new address is created; an existing one (archived too) is an error item
+  unless `update_existing`, which then sets the status given. A permanently deleted
+  address cannot be imported again (an error item). Answers `new_members`,
+  `updated_members`, `errors`, `total_created`, `total_updated`, `error_count`.
+- `PUT /lists/{id}/members/{hash}` (`email_address`, `status_if_new`, `merge_fields`): adds
+  or updates one member; an existing member keeps its status unless `status` is given; an
+  archived one comes back. A permanently deleted or invalid address is a 400.
 - `GET /lists/{id}/segments?type=static`, `POST /lists/{id}/segments` (`name`,
   `static_segment`): the audience's tags, which are static segments.
 - `POST /lists/{id}/segments/{segment_id}` (`members_to_add`, `members_to_remove`, e-mail
@@ -170,6 +172,8 @@ class MailchimpEmulator(LoopbackServer):
             return not_found
         if rest[:1] == ["members"] and len(rest) >= 2:
             member = self.members.get(rest[1])
+            if len(rest) == 2 and method == "PUT":
+                return self._put_member(rest[1], member, payload, path)
             if len(rest) == 2 and method == "PATCH":
                 if member is None or member.archived:
                     return not_found
@@ -200,10 +204,35 @@ class MailchimpEmulator(LoopbackServer):
                 return 204, {}, None
         return not_found
 
+    def _put_member(self, key: str, member: Member | None, payload: dict, path: str) -> tuple[int, dict, Any]:
+        """Add or update: `status_if_new` for a new member, `status` (when given) for any; an
+        archived member comes back with the status it had."""
+        email = str(payload.get("email_address") or "").strip()
+        if subscriber_hash(email) != key:
+            return 400, {}, _problem(400, "Invalid Resource", "The email address does not match the hash.", path)
+        if key in self.deleted_for_good:
+            return 400, {}, _problem(400, "Forgotten Email Not Subscribed", "This contact was permanently deleted "
+                                     "and cannot be re-imported.", path)
+        if "@" not in email or "." not in email.rpartition("@")[2]:
+            return 400, {}, _problem(400, "Invalid Resource", "Please provide a valid email address.", path)
+        if member is None:
+            status = payload.get("status") or payload.get("status_if_new")
+            if status not in ("subscribed", "unsubscribed", "cleaned", "pending", "transactional"):
+                return 400, {}, _problem(400, "Invalid Resource", "status_if_new is required for a new member.", path)
+            member = self.members[key] = Member(email, status, dict(payload.get("merge_fields") or {}))
+            return 200, {}, member.as_json()
+        member.archived = False
+        member.merge_fields.update(payload.get("merge_fields") or {})
+        if payload.get("status"):
+            member.status = payload["status"]
+        return 200, {}, member.as_json()
+
     def _batch_upsert(self, payload: dict, path: str) -> tuple[int, dict, Any]:
         members = payload.get("members")
         if not isinstance(members, list) or not 1 <= len(members) <= MAX_BATCH:
             return 400, {}, _problem(400, "Invalid Resource", f"send 1-{MAX_BATCH} members", path)
+        if any(not isinstance(m, dict) or not m.get("status") for m in members):
+            return 400, {}, _problem(400, "Invalid Resource", "Each member needs a status.", path)
         created, updated, errors = [], [], []
         for item in members:
             email = str(item.get("email_address") or "").strip()
@@ -219,8 +248,7 @@ class MailchimpEmulator(LoopbackServer):
                 continue
             member = self.members.get(key)
             if member is None:
-                member = Member(email, item.get("status") or item.get("status_if_new") or "subscribed",
-                                dict(item.get("merge_fields") or {}))
+                member = Member(email, item["status"], dict(item.get("merge_fields") or {}))
                 self.members[key] = member
                 created.append(member.as_json())
                 continue
@@ -297,6 +325,9 @@ def _handler(emulator: MailchimpEmulator) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:  # noqa: N802
             self._serve("POST")
+
+        def do_PUT(self) -> None:  # noqa: N802
+            self._serve("PUT")
 
         def do_PATCH(self) -> None:  # noqa: N802
             self._serve("PATCH")

@@ -641,10 +641,6 @@ class ProviderRun:
             return False
         if not result.retry:
             return False
-        if result.may_be_billed and not cfg.retry_lost_answers:
-            # asking again could bill again: the requests wait for the next run instead, so a
-            # vendor that bills and then fails is billed at most once a night per request
-            return False
         if result.http_status == 429 and state.rate_limited < cfg.max_rate_limit_waits:
             state.rate_limited += 1  # the provider's pace, not a failure: wait for its window
             self._pause(result.wait if result.wait is not None else
@@ -656,6 +652,10 @@ class ProviderRun:
             tripped = self._consecutive_failures >= cfg.breaker_failures
         if tripped:
             self.stop(f"circuit open after {cfg.breaker_failures} failed calls in a row (last: {result.error})")
+        if result.may_be_billed and not cfg.retry_lost_answers:
+            # asking again could bill again: the requests wait for the next run instead, so a
+            # vendor that bills and then fails is billed at most once a night per request
+            return False
         failures = state.attempts - state.rate_limited
         if failures > cfg.max_retries:
             return False

@@ -72,7 +72,9 @@ fresh_person_answers as (
 fresh_company_answers as (
 
     select * from {{ ref('enriched_company_answers') }}
-    where answered_at >= {{ fresh_since }}
+    where
+        answered_at >= {{ fresh_since }}
+        and coalesce(likelihood, 10) >= {{ var('enrichment_min_likelihood') }}
 
 ),
 

@@ -25,7 +25,7 @@ import pytest
 from batch.audience_sync import MailchimpError, run_sync, state_path, subscriber_hash
 from batch.console import print_sync_result
 from ingestion.settings import REPO_ROOT, Settings
-from tooling.mailchimp_emulator import API_KEY, LIST_ID, MailchimpEmulator
+from tooling.mailchimp_emulator import API_KEY, LIST_ID, MailchimpEmulator, Member
 
 SEGMENTS = {"region_north_america": "North America", "enterprise_decision_makers": "enterprise_decision_makers"}
 
@@ -94,6 +94,9 @@ def test_a_first_sync_upserts_and_tags_in_batches_and_a_second_sends_nothing(wor
     night.members["enterprise_decision_makers"] = people[1000:]
     night.write()
     mailchimp.latency_seconds = 0.02  # calls overlap: the connection limit is tested for real
+    # someone the audience already has, who unsubscribed there: the sync never subscribes them again
+    mailchimp.members[subscriber_hash(people[0]["email_address"])] = Member(people[0]["email_address"].lower(),
+                                                                            "unsubscribed")
 
     dry = run_sync(workspace, dry_run=True)
     assert dry.planned["upserts"] == 1200 and dry.planned["tag adds"] == 1300 and mailchimp.calls == []
@@ -102,7 +105,9 @@ def test_a_first_sync_upserts_and_tags_in_batches_and_a_second_sends_nothing(wor
     first = run_sync(workspace)
     assert not first.errors and first.done["upserted"] == 1200 and first.done["tagged"] == 1300
     members = audience(mailchimp)
-    assert len(members) == 1200 and {s for s, _ in members.values()} == {"subscribed"}
+    assert len(members) == 1200 and members.pop(people[0]["email_address"].lower())[0] == "unsubscribed"
+    assert {s for s, _ in members.values()} == {"subscribed"}
+    assert mailchimp.member(people[0]["email_address"]).merge_fields == {"FNAME": "First0", "LNAME": "Last0"}
     assert mailchimp.tagged("North America") == {p["email_address"].lower() for p in people[:1100]}
     assert mailchimp.tagged("enterprise_decision_makers") == {p["email_address"].lower() for p in people[1000:]}
     assert mailchimp.member(people[5]["email_address"]).merge_fields == {"FNAME": "First5", "LNAME": "Last5"}
@@ -199,6 +204,15 @@ def test_refusals_rate_limits_and_failures_warn_and_the_next_sync_finishes(works
     mailchimp.clear_faults()
     assert not run_sync(workspace).errors
     assert mailchimp.tagged("enterprise_decision_makers") == {p["email_address"].lower() for p in people[:12]}
+
+    # a tag deleted in Mailchimp by hand: the sync says so, then makes it again
+    tag_id = next(i for i, name in mailchimp.tags.items() if name == "enterprise_decision_makers")
+    del mailchimp.tags[tag_id]
+    night.members["enterprise_decision_makers"] = people[:13]
+    night.write()
+    assert any("404" in e for e in run_sync(workspace).errors)
+    assert not run_sync(workspace).errors
+    assert "enterprise_decision_makers" in mailchimp.member(people[12]["email_address"]).tags
 
 
 def test_a_rejected_key_stops_the_sync_and_shows_no_key(workspace, mailchimp, monkeypatch):

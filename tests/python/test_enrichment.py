@@ -471,16 +471,19 @@ def test_a_lost_answer_is_asked_again_the_next_night_not_the_same_one(ws: Settin
     the next night brings is counted as possibly billed twice; with retry_lost_answers the
     same night asks again, up to max_retries."""
     emulator = start(ws, monkeypatch, providers=(PERSON,), idempotent=False, faults={PERSON: Faults(reset_rate=1.0)})
-    provider_env(monkeypatch, PERSON, batch_size=10, max_retries=2)
+    provider_env(monkeypatch, PERSON, batch_size=10, max_retries=2, concurrency=1, breaker_failures=2)
     try:
         night = enrich(ws, only=[PERSON], limit=30)
         (stats,) = night.providers
-        assert stats.failed == 30 and night.pending == 30 and night.credits_at_risk == 30
-        assert set(emulator.ledger.asked[PERSON].values()) == {1}
+        # each call sent once; two lost in a row open the circuit: the third batch waits too
+        assert stats.failed == 20 and stats.not_sent == 10 and "circuit open" in stats.stopped
+        assert night.pending == 30 and night.credits_at_risk == 20
+        assert len(emulator.ledger.asked[PERSON]) == 20 and set(emulator.ledger.asked[PERSON].values()) == {1}
         billed_first = emulator.ledger.charged[PERSON]
         assert 0 < billed_first <= night.period_credits
 
         emulator.config.faults[PERSON] = Faults()
+        provider_env(monkeypatch, PERSON, breaker_failures=10)
         assert run_dbt(ws, REBUILD) == 0
         asked = set(emulator.ledger.asked[PERSON])
         lost = {r for r, in query(ws, "select request_id from enriched.enrichment_requests where lost_answers > 0")}
