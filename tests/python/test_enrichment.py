@@ -419,15 +419,20 @@ def test_the_waterfall_crosses_vendors_and_apollo_answers_land_right(ws: Setting
     """People Data Labs (person, then company) and then Apollo: Apollo is asked only about
     contacts still missing a person field, in calls of at most 10, under a per-minute window
     whose headers announce no reset; its positional matches land on the right contacts with
-    its enums mapped, and win a field only where People Data Labs had nothing."""
-    window = Faults(rate_limit_per_window=4, rate_limit_window_seconds=1.0)
+    its enums mapped (a `matches` cut short is a lost answer, a non-object match unread:
+    neither is lined up by guesswork, both stay pending), and win a field only where People
+    Data Labs had nothing."""
+    window = Faults(rate_limit_per_window=4, rate_limit_window_seconds=1.0, partial_rate=0.15, junk_item_rate=0.15,
+                    each_at_least_once=True)
     emulator = start(ws, monkeypatch, providers=(PERSON, COMPANY, APOLLO), faults={APOLLO: window})
     provider_env(monkeypatch, APOLLO, rate_limit_window_seconds=1, concurrency=2)
     try:
         result = enrich(ws)
         person, company, apollo = result.providers
         assert apollo.stopped is None and apollo.matched > 0 and apollo.covered > 0
-        assert result.pending == 0
+        assert person.pending == company.pending == 0
+        assert emulator.ledger.faults[(APOLLO, "partial")] and emulator.ledger.faults[(APOLLO, "junk_item")]
+        assert apollo.failed > 0 and apollo.pending == apollo.failed + apollo.unanswered
         assert emulator.ledger.items[APOLLO] <= 10 * emulator.ledger.calls[APOLLO]
         # the window was waited for when the headers said no call was left, not hammered
         assert emulator.ledger.statuses[(APOLLO, 429)] <= emulator.ledger.calls[APOLLO] // 4 + 2
