@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
 from jinja2 import Environment
 
@@ -194,7 +195,15 @@ def register_raw_tables(spark: Any, raw_dir: Path) -> list[str]:
         dataset, table = folder.parent.name, folder.name
         location = folder.resolve().as_posix().replace("'", "\\'")
         spark.sql(f"create database if not exists {dataset}")
-        spark.sql(f"create table if not exists {dataset}.{table} using parquet location '{location}'")
+        create = f"create table {dataset}.{table} using parquet options (mergeSchema 'true') location '{location}'"
+        spark.sql(create.replace("create table", "create table if not exists", 1))
+        # the catalog keeps the schema the table was registered with: a column a newer loader
+        # added (the API a provider answer came from, a CRM's deleted flag) needs the table
+        # registered again, with every file's columns (the files stay where they are)
+        written = {name.lower() for path in folder.glob("*.parquet") for name in pq.read_schema(path).names}
+        if written - {name.lower() for name in spark.table(f"{dataset}.{table}").columns}:
+            spark.sql(f"drop table {dataset}.{table}")
+            spark.sql(create)
         spark.sql(f"refresh table {dataset}.{table}")
         tables.append(f"{dataset}.{table}")
     return tables

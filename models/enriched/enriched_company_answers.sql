@@ -6,10 +6,22 @@
 
 with
 
+providers as (
+
+    select provider, api from {{ ref('enrichment_providers') }}
+
+),
+
+-- the API an answer came from: recorded with it, else (answers older than that record)
+-- the provider's seed row
 answers as (
 
-    select * from {{ ref('stg_enrichment__provider_responses') }}
-    where provider_kind = 'company' and outcome = 'matched'
+    select
+        responses.*,
+        coalesce(responses.provider_api, providers.api) as answer_api
+    from {{ ref('stg_enrichment__provider_responses') }} as responses
+    left join providers on responses.provider = providers.provider
+    where responses.provider_kind = 'company' and responses.outcome = 'matched'
 
 ),
 
@@ -51,7 +63,7 @@ flattened as (
         lower({{ json_text('payload_json', '$.location.country') }}) as country_provider_value,
         cast(null as date) as observed_on
     from answers
-    where provider_api = 'pdl_company_bulk'
+    where answer_api = 'pdl_company_bulk'
 
 ),
 

@@ -7,10 +7,22 @@
 
 with
 
+providers as (
+
+    select provider, api from {{ ref('enrichment_providers') }}
+
+),
+
+-- the API an answer came from: recorded with it, else (answers older than that record)
+-- the provider's seed row
 answers as (
 
-    select * from {{ ref('stg_enrichment__provider_responses') }}
-    where provider_kind = 'person' and outcome = 'matched'
+    select
+        responses.*,
+        coalesce(responses.provider_api, providers.api) as answer_api
+    from {{ ref('stg_enrichment__provider_responses') }} as responses
+    left join providers on responses.provider = providers.provider
+    where responses.provider_kind = 'person' and responses.outcome = 'matched'
 
 ),
 
@@ -26,7 +38,7 @@ size_bands as (
 
 ),
 
--- one flattening per vendor API (stg_enrichment__provider_responses.provider_api)
+-- one flattening per vendor API
 pdl_person_bulk as (
 
     select
@@ -48,7 +60,7 @@ pdl_person_bulk as (
         {{ json_text('payload_json', '$.data.location_locality') }} as location_locality,
         cast({{ json_text('payload_json', '$.data.job_last_verified') }} as date) as observed_on
     from answers
-    where provider_api = 'pdl_person_bulk'
+    where answer_api = 'pdl_person_bulk'
 
 ),
 
@@ -75,7 +87,7 @@ apollo_people_bulk_match as (
         {{ json_text('payload_json', '$.city') }} as location_locality,
         cast(null as date) as observed_on
     from answers
-    where provider_api = 'apollo_people_bulk_match'
+    where answer_api = 'apollo_people_bulk_match'
 
 ),
 

@@ -50,9 +50,9 @@ renamed as (
         request_id,
         provider,
         provider_kind,
-        -- the vendor API asked, which says how the payload reads (answers recorded before the
-        -- column existed are People Data Labs person answers, or the retired company API's)
-        coalesce(api, case when provider_kind = 'person' then 'pdl_person_bulk' end) as provider_api,
+        -- the vendor API asked, which says how the payload reads (null in rows written
+        -- before the column existed; the answer models then take the provider's seed row)
+        api as provider_api,
         contact_id,
         company_domain,
         run_id as enrichment_run_id,
