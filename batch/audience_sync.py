@@ -70,6 +70,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import requests
 
@@ -263,9 +264,16 @@ class SyncState:
         if not rows:
             return
         now = datetime.now(UTC).replace(tzinfo=None)
-        with self._lock:
-            self.con.executemany("insert or replace into members values (?, ?, ?, ?, ?, ?, ?)",
-                                 [[self.list_id, h, c, f, json.dumps(sorted(t)), s, now] for h, c, f, t, s in rows])
+        table = pa.table({"list_id": [self.list_id] * len(rows), "subscriber_hash": [r[0] for r in rows],
+                          "contact_id": [r[1] for r in rows], "fingerprint": [r[2] for r in rows],
+                          "tags": [json.dumps(sorted(r[3])) for r in rows], "status": [r[4] for r in rows],
+                          "synced_at": [now] * len(rows)})
+        with self._lock:  # one statement: a row at a time is slow in DuckDB
+            self.con.register("saved_rows", table)
+            try:
+                self.con.execute("insert or replace into members select * from saved_rows")
+            finally:
+                self.con.unregister("saved_rows")
 
     def forget(self, hashes: list[str]) -> None:
         with self._lock:
@@ -482,17 +490,21 @@ class Syncer:
                 self.state.save_tag(tag, ids[tag])
         return ids
 
-    def _upserted(self, h: str, refused: bool = False) -> None:
-        """Note an upsert Mailchimp answered: the member is synced (keeping the tags and the
+    def _upserted(self, hashes: list[str], refused: bool = False) -> None:
+        """Note upserts Mailchimp answered: each member is synced (keeping the tags and the
         unsubscribed status it had), or refused as it is."""
-        wanted, known = self.plan.wanted[h], self.known.get(h)
-        kept = known is not None and known.status in ("synced", "unsubscribed")
-        status = "refused" if refused else "unsubscribed" if kept and known.status == "unsubscribed" else "synced"
-        tags = known.tags if kept and not refused else frozenset()
-        self.state.save([(h, wanted.contact_id, wanted.fingerprint, tags, status)])
+        rows = []
         with self._lock:
-            self.known[h] = MemberState(wanted.contact_id, wanted.fingerprint, tags, status)
-        self._count("refused" if refused else "upserted", calls=0)
+            for h in hashes:
+                wanted, known = self.plan.wanted[h], self.known.get(h)
+                kept = known is not None and known.status in ("synced", "unsubscribed")
+                status = "refused" if refused else "unsubscribed" if kept and known.status == "unsubscribed" \
+                    else "synced"
+                tags = known.tags if kept and not refused else frozenset()
+                self.known[h] = MemberState(wanted.contact_id, wanted.fingerprint, tags, status)
+                rows.append((h, wanted.contact_id, wanted.fingerprint, tags, status))
+        self.state.save(rows)
+        self._count("refused" if refused else "upserted", len(rows), calls=0)
 
     def _create(self, hashes: list[str]) -> None:
         """`POST /lists/{id}` without `update_existing`: new addresses get `new_member_status`;
@@ -508,9 +520,7 @@ class Syncer:
             return
         self._called()
         not_created = {subscriber_hash(e.get("email_address") or "") for e in answer.get("errors") or []}
-        for h in hashes:
-            if h not in not_created:
-                self._upserted(h)
+        self._upserted([h for h in hashes if h not in not_created])
         with self._lock:
             self.one_by_one.extend(h for h in hashes if h in not_created)
 
@@ -524,7 +534,7 @@ class Syncer:
                            "merge_fields": wanted.merge_fields})
         except MailchimpError as exc:
             if exc.status == 400:  # an address Mailchimp finds fake, or one permanently deleted there
-                self._upserted(h, refused=True)
+                self._upserted([h], refused=True)
                 with self._lock:
                     if not any(e.startswith("member(s) refused") for e in self.result.errors):
                         self.result.errors.append("member(s) refused by Mailchimp (an address it finds invalid, "
@@ -533,7 +543,7 @@ class Syncer:
                 self._error("upsert of a member", exc)
             return
         self._called()
-        self._upserted(h)
+        self._upserted([h])
 
     def _tag(self, segment_id: int, tag: str, hashes: list[str]) -> None:
         live = [h for h in hashes if (k := self.known.get(h)) is not None and k.status in ("synced", "unsubscribed")]

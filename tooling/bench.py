@@ -28,6 +28,12 @@ addresses` does.
 A third table pushes 100,000 person requests of the built warehouse through the
 provider emulator (run in the bench process, on the same cores), once with no latency
 and once with 50 ms per call; the ceiling is concurrency x batch size / latency.
+
+A fourth syncs the exports of the segments that opt in to the Mailchimp emulator (in the
+bench process): a first sync and one with nothing new, with
+no latency and with 50 ms per call; calls are the emulator's count. The floor is the
+calls the API's limits allow no sync to go under: one per 500 members created and one
+per 500 members per tag.
 """
 
 from __future__ import annotations
@@ -54,6 +60,8 @@ from tooling.addresses.evaluate import render as render_addresses
 from tooling.emulator import COMPANY, DEFAULT_KEYS, PERSON, Emulator, EmulatorConfig, Faults
 from tooling.linkage.evaluate import SetResult, evaluate, render_results
 from tooling.linkage.sets import labelled_sets
+from tooling.mailchimp_emulator import API_KEY as MAILCHIMP_KEY
+from tooling.mailchimp_emulator import LIST_ID, MailchimpEmulator
 
 FLOOR_SCRIPT = """
 import sys, duckdb
@@ -176,6 +184,37 @@ def _enrichment_rows(root: Path, truth: Path, env: dict[str, str]) -> list[list[
     return rows
 
 
+SYNC_LATENCIES_S = (0.0, 0.05)
+
+
+def _sync_rows(root: Path, env: dict[str, str], warehouse: Path) -> list[list[object]]:
+    """The opted-in segments' exports to the Mailchimp emulator: first sync, nothing new, one erasure."""
+    py = sys.executable
+    members = _count(warehouse, """
+        select count(distinct lower(e.email_address)) from exports.campaign_export_contacts as e
+        inner join exports.segment_catalog as c using (segment_name) where c.mailchimp_tag is not null""")
+    floor = _count(warehouse, """
+        select sum(ceil(n / 500.0)) from (
+            select c.segment_name, count(*) as n from exports.campaign_export_contacts as e
+            inner join exports.segment_catalog as c using (segment_name) where c.mailchimp_tag is not null
+            group by all)""") + -(-members // 500)
+    rows = []
+    state = warehouse.parent / f".{warehouse.stem}.mailchimp.duckdb"
+    for latency in SYNC_LATENCIES_S:
+        state.unlink(missing_ok=True)
+        with MailchimpEmulator(latency_seconds=latency) as mailchimp:
+            run_env = {**env, "DESTINATIONS__MAILCHIMP__API_KEY": MAILCHIMP_KEY,
+                       "DESTINATIONS__MAILCHIMP__LIST_ID": LIST_ID,
+                       "DESTINATIONS__MAILCHIMP__BASE_URL": mailchimp.url + "/3.0"}
+            for label in ("first sync", "nothing new"):
+                before = len(mailchimp.calls)
+                secs, mb, _ = _timed([py, "-m", "batch", "sync"], run_env, root / f"sync_{latency}_{label}.log")
+                rows.append([f"{latency * 1000:.0f} ms", label, members, len(mailchimp.calls) - before,
+                             floor if label == "first sync" else 0, f"{secs:.2f}", f"{mb:,.0f}"])
+    state.unlink(missing_ok=True)
+    return rows
+
+
 NIGHTS = ("first run", "nothing new", "1% delta")
 
 
@@ -270,6 +309,7 @@ def run_bench(contacts: int, seed: int, workdir: Path | None = None,
     stages: list[Stage] = []
     scale_rows: list[list[object]] = []
     enrich_rows: list[list[object]] = []
+    sync_rows: list[list[object]] = []
     nightly_rows: list[list[object]] = []
     nights: list[Night] = []
     linkage_results: list[SetResult] = []
@@ -357,6 +397,7 @@ def run_bench(contacts: int, seed: int, workdir: Path | None = None,
         stages.append(Stage("campaign exports (CSV + Parquet)", secs, mb,
                             _count(warehouse, "select count(*) from exports.campaign_export_contacts"),
                             f"{_count(warehouse, 'select count(*) from exports.segment_catalog')} segments"))
+        sync_rows = _sync_rows(root, env, warehouse)
         email = _scalar(warehouse, "select min(email_address) from exports.campaign_export_contacts")
         secs, mb, _ = _timed([py, "-m", "batch", "forget", "--email", email], env, root / "forget.log")
         stages.append(Stage("forget one person", secs, mb, 1, "incl. dbt build --full-refresh, exports"))
@@ -388,6 +429,11 @@ def run_bench(contacts: int, seed: int, workdir: Path | None = None,
               "4 calls in flight; loader process timed, incl. reading requests and writing responses)\n")
         print(render_table(["latency/call", "requests", "calls", "credits", "seconds", "requests/s",
                             "ceiling req/s", "peak MB"], enrich_rows))
+    if sync_rows:
+        print("\nMailchimp sync of the opted-in segments' exports to the local emulator (10 connections, 500 a "
+              "batch; the sync process timed; floor: the fewest calls the API's batch limits allow)\n")
+        print(render_table(["latency/call", "sync", "members", "calls", "floor calls", "seconds", "peak MB"],
+                           sync_rows))
     if nightly_rows:
         print("\nThe nightly run (contacts-demo run: the local provider emulator, no latency, no credit budget): "
               "a first run, which asks for every contact; a second with nothing new (contacts run, no provider: "
