@@ -21,8 +21,10 @@ was sent, its tags and status) and sends only the difference:
   `inactive`;
 - opted out or suppressed: `PATCH /lists/{id}/members/{hash}` `status: unsubscribed`, its
   tags inactive;
-- erased (`contacts forget`), or gone without a trace: `POST
-  /lists/{id}/members/{hash}/actions/delete-permanent`, and its state row deleted;
+- erased (`contacts forget`: `campaign_contact_status` says `erased`): `POST
+  /lists/{id}/members/{hash}/actions/delete-permanent`, and its state row deleted. A
+  contact id the warehouse does not know at all (another warehouse) is left as it is, with
+  a warning: a permanent deletion cannot be undone;
 - left every synced segment (left, merged, deleted in its CRM, no valid e-mail): its tags
   inactive, then `DELETE /lists/{id}/members/{hash}` (archived). More archives at once than
   half the synced members (and 50) are held, as the exports hold a list that would shrink
@@ -308,6 +310,7 @@ class Plan:
     archives: list[str] = field(default_factory=list)
     erasures: list[str] = field(default_factory=list)
     wanted: dict[str, Wanted] = field(default_factory=dict)
+    unknown: int = 0            # synced members whose contact id the warehouse does not know
 
     def counts(self) -> dict[str, int]:
         return {"upserts": len(self.upserts), "tag adds": sum(len(v) for v in self.tag_adds.values()),
@@ -366,7 +369,12 @@ def plan_sync(settings: Settings, state: dict[str, MemberState], segments: dict[
         if known is not None and known.tags - wanted.tags:
             plan.untags[key] = known.tags - wanted.tags
     for key, known in departed.items():
-        status, opted_out = statuses.get(known.contact_id, ("erased", False))
+        if known.contact_id not in statuses:
+            # a contact this warehouse never issued: another warehouse (CONTACTS_WAREHOUSE?), not
+            # an erasure (`contacts forget` keeps the id, with status erased); nothing is done
+            plan.unknown += 1
+            continue
+        status, opted_out = statuses[known.contact_id]
         if status == "erased":
             plan.erasures.append(key)
         elif known.status in ("archived", "refused"):
@@ -396,17 +404,15 @@ def _suppressed_hashes(path: Path) -> set[str]:
 
 def _contact_statuses(settings: Settings, contact_ids: set[str]) -> dict[str, tuple[str, bool]]:
     """contact id -> (contact_status, opted out or suppressed) from exports.campaign_contact_status;
-    an id it does not know is left out (treated as erased)."""
+    an id it does not know is left out."""
     if not contact_ids:
         return {}
     with read_warehouse(settings) as con:
         if con is None or not table_exists(con, "exports", "campaign_contact_status"):
             raise FileNotFoundError("exports.campaign_contact_status does not exist: run the build first")
-        con.execute("create temp table wanted_ids (contact_id varchar)")
-        con.executemany("insert into wanted_ids values (?)", [[c] for c in contact_ids])
         rows = con.execute("select s.contact_id, s.contact_status, s.is_opted_out or s.is_suppressed "
                            "from exports.campaign_contact_status as s "
-                           "inner join wanted_ids using (contact_id)").fetchall()
+                           "where s.contact_id in (select unnest(?))", [sorted(contact_ids)]).fetchall()
     return {c: (status, bool(out)) for c, status, out in rows}
 
 
@@ -645,6 +651,9 @@ def run_sync(settings: Settings, *, dry_run: bool = False, config: MailchimpConf
             plan.untags = {h: tags for h, tags in plan.untags.items() if h in plan.wanted
                            or h in plan.unsubscribes}
         result.planned = plan.counts()
+        if plan.unknown:
+            result.errors.append(f"{plan.unknown:,} synced member(s) belong to contacts this warehouse does not "
+                                 "know (is CONTACTS_WAREHOUSE the one that synced them?): left as they are")
         if dry_run or not any(result.planned.values()):
             return result
         Syncer(MailchimpApi(config), state, plan, result).run()

@@ -66,8 +66,9 @@ class Night:
             con.executemany("insert into exports.segment_catalog values (?, ?)", list(self.tags.items()))
             con.execute("create or replace table exports.campaign_contact_status (contact_id varchar, "
                         "contact_status varchar, is_opted_out boolean, is_suppressed boolean)")
-            con.executemany("insert into exports.campaign_contact_status values (?, ?, ?, false)",
-                            [[c, s, out] for c, (s, out) in self.status.items()])
+            if self.status:
+                con.executemany("insert into exports.campaign_contact_status values (?, ?, ?, false)",
+                                [[c, s, out] for c, (s, out) in self.status.items()])
         finally:
             con.close()
 
@@ -143,7 +144,7 @@ def test_leavers_opt_outs_suppressions_and_erasures_reach_the_audience_next_sync
     night.members["region_north_america"] = [renamed if p["contact_id"] == renamed["contact_id"] else p
                                              for p in night.members["region_north_america"]]
     night.status = {left_all["contact_id"]: ("live", False), opted_out["contact_id"]: ("live", True),
-                    suppressed["contact_id"]: ("live", True)}   # erased: no status at all
+                    suppressed["contact_id"]: ("live", True), erased["contact_id"]: ("erased", False)}
     night.suppressed = [{"email_address": suppressed["email_address"], "reason": "suppressed",
                          "contact_id": suppressed["contact_id"]}]
     night.write()
@@ -241,7 +242,8 @@ def test_too_many_archives_at_once_are_held_but_opt_outs_and_erasures_are_not(wo
     night.tags = {"enterprise_decision_makers": "enterprise_decision_makers"}  # North America stopped opting in
     night.members = {"enterprise_decision_makers": []}
     night.status = {p["contact_id"]: ("live", False) for p in people[2:]}
-    night.status[people[1]["contact_id"]] = ("live", True)   # opted out; people[0]: erased
+    night.status[people[1]["contact_id"]] = ("live", True)   # opted out
+    night.status[people[0]["contact_id"]] = ("erased", False)
     night.write()
     held = run_sync(workspace)
     assert held.held == 118 and held.done["unsubscribed"] == 1 and held.done["erased"] == 1
@@ -282,3 +284,17 @@ def test_a_killed_sync_repeated_ends_where_one_sync_would(workspace, mailchimp, 
     upserts = sum(1 for c in mailchimp.calls[calls_before:] if c == ("POST", f"/3.0/lists/{LIST_ID}"))
     assert upserts <= -(-(1500 - killed_at) // 100) + 1
     assert not any(run_sync(workspace).planned.values())
+
+
+def test_a_warehouse_that_does_not_know_the_synced_contacts_deletes_nobody(workspace, mailchimp):
+    """Only a contact the warehouse says was erased is deleted for good: members of contacts
+    it never issued (another warehouse behind CONTACTS_WAREHOUSE) are left as they are."""
+    night = Night(workspace)
+    people = [person(i) for i in range(10)]
+    night.members["region_north_america"] = people
+    night.write()
+    run_sync(workspace)
+    Night(workspace).write()  # no member, no contact status: a warehouse that knows nobody
+    result = run_sync(workspace)
+    assert not any(result.planned.values()) and "does not know" in " ".join(result.errors)
+    assert mailchimp.deleted_for_good == set() and len(mailchimp.tagged("North America")) == 10
