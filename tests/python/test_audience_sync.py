@@ -277,6 +277,10 @@ def test_a_killed_sync_repeated_ends_where_one_sync_would(workspace, mailchimp, 
     resumed = subprocess.run([sys.executable, "-m", "batch", "sync"], cwd=REPO_ROOT, env=env, capture_output=True,
                              text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
+    # the key is in no output and not in the sync's memory
+    killed_out = sync.stdout.read() + sync.stderr.read()
+    assert API_KEY not in resumed.stdout + resumed.stderr and API_KEY.encode() not in killed_out
+    assert API_KEY.encode() not in state_path(workspace).read_bytes()
     assert mailchimp.tagged("North America") == {p["email_address"].lower() for p in people}
     assert mailchimp.tagged("enterprise_decision_makers") == {p["email_address"].lower() for p in people[::3]}
     assert {s for s, _ in audience(mailchimp).values()} == {"subscribed"} and len(mailchimp.members) == 1500

@@ -527,16 +527,22 @@ def test_dry_run_sends_nothing(ws: Settings, monkeypatch) -> None:
 def test_api_keys_never_appear_in_logs_or_tables(ws: Settings, monkeypatch, caplog, capsys) -> None:
     caplog.set_level(logging.DEBUG)
     faults = Faults(server_error_rate=0.3, malformed_rate=0.1)
-    emulator = start(ws, monkeypatch, faults={PERSON: faults, COMPANY: faults})
+    emulator = start(ws, monkeypatch, providers=(PERSON, COMPANY, APOLLO),
+                     faults={PERSON: faults, COMPANY: faults, APOLLO: faults})
     try:
         # a rejected key: the provider stops, the message names the setting, not the key
-        monkeypatch.setenv("SOURCES__ENRICHMENT__PROVIDERS__PERSON__API_KEY", KEYS[PERSON] + "-revoked")
+        for provider in (PERSON, APOLLO):
+            monkeypatch.setenv(f"SOURCES__ENRICHMENT__PROVIDERS__{provider.upper()}__API_KEY",
+                               KEYS[provider] + "-revoked")
         rejected = enrich(ws)
         assert "API key rejected" in rejected.providers[0].stopped
+        assert "API key rejected" in rejected.providers[2].stopped
         assert "LEAKCHECK" not in repr(rejected)
-        monkeypatch.setenv("SOURCES__ENRICHMENT__PROVIDERS__PERSON__API_KEY", KEYS[PERSON])
-        provider_env(monkeypatch, PERSON, max_retries=1)
-        assert enrich(ws).providers[0].matched > 0
+        for provider in (PERSON, APOLLO):
+            monkeypatch.setenv(f"SOURCES__ENRICHMENT__PROVIDERS__{provider.upper()}__API_KEY", KEYS[provider])
+            provider_env(monkeypatch, provider, max_retries=1)
+        answered = enrich(ws)
+        assert answered.providers[0].matched > 0 and answered.providers[2].matched > 0
     finally:
         emulator.stop()
     out = capsys.readouterr()
@@ -559,7 +565,7 @@ def test_api_keys_never_appear_in_logs_or_tables(ws: Settings, monkeypatch, capl
 
 def test_a_killed_run_is_finished_by_the_next_without_double_billing(ws: Settings, monkeypatch) -> None:
     slow = Faults(latency_ms=150)
-    emulator = start(ws, monkeypatch, faults={PERSON: slow, COMPANY: slow})
+    emulator = start(ws, monkeypatch, providers=(PERSON, COMPANY, APOLLO), faults={PERSON: slow, COMPANY: slow})
     try:
         provider_env(monkeypatch, PERSON, batch_size=20, concurrency=1)
         env = {**os.environ, "SOURCES__ENRICHMENT__FLUSH_SECONDS": "0.3"}
@@ -578,12 +584,15 @@ def test_a_killed_run_is_finished_by_the_next_without_double_billing(ws: Setting
         assert result.recovered_packages > 0
         assert result.pending == 0
         assert run_dbt(ws, REBUILD) == 0
-        assert requests_now(ws) == {}
+        assert requests_now(ws, (PERSON, COMPANY, APOLLO)) == {}
         rows = responses(ws)
         answered = [r[0] for r in rows if r[2] in ("matched", "not_found")]
         assert len(answered) == len(set(answered))
         matched = {r[0] for r in rows if r[1] == PERSON and r[2] == "matched"}
         assert emulator.ledger.charged[PERSON] == len(matched) == len(emulator.ledger.billed_ids[PERSON])
+        # Apollo, asked after People Data Labs, billed once per match (it bills every ask)
+        apollo = [r for r in rows if r[1] == APOLLO and r[2] == "matched"]
+        assert apollo and emulator.ledger.charged[APOLLO] == len(apollo)
     finally:
         emulator.stop()
 
