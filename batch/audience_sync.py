@@ -629,11 +629,11 @@ def run_sync(settings: Settings, *, dry_run: bool = False, config: MailchimpConf
     `max_removals`) is held unless `confirm_removals`: the rest of the sync goes on."""
     result = SyncResult(dry_run=dry_run)
     config = config or MailchimpConfig.from_config()
-    result.segments = synced_segments(settings)
     why_not = config.missing()
     if why_not:
         result.skipped = f"Mailchimp not configured: {why_not}"
         return result
+    result.segments = synced_segments(settings)
     state = SyncState(state_path(settings), config.list_id, read_only=dry_run)
     try:
         members = state.members()
