@@ -277,14 +277,14 @@ class EnrichmentResult:
     recovered_packages: int = 0
     credits_at_risk: int = 0
     dry_run: bool = False
+    plan: list[list[object]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def possible_double_charges(self) -> int:
         """Credits that may have been billed twice: a match for a request an earlier call
         (of this run or an earlier one) carried and whose answer was lost."""
         return sum(p.double_charges for p in self.providers)
-    plan: list[list[object]] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
 
     @property
     def pending(self) -> int:
