@@ -509,7 +509,7 @@ class Syncer:
                 tags = known.tags if kept and not refused else frozenset()
                 self.known[h] = MemberState(wanted.contact_id, wanted.fingerprint, tags, status)
                 rows.append((h, wanted.contact_id, wanted.fingerprint, tags, status))
-        self.state.save(rows)
+            self.state.save(rows)  # under the lock: memory rows are written in the order they were made
         self._count("refused" if refused else "upserted", len(rows), calls=0)
 
     def _create(self, hashes: list[str]) -> None:
@@ -574,7 +574,7 @@ class Syncer:
                 self.known[h] = known = MemberState(known.contact_id, known.fingerprint, known.tags | {tag},
                                                     known.status)
                 rows.append((h, known.contact_id, known.fingerprint, known.tags, known.status))
-        self.state.save(rows)
+            self.state.save(rows)  # a later write of the same member never lands before this one
         self._count("tagged", len(rows))
 
     def _untag(self, item: tuple[str, frozenset[str]]) -> None:
@@ -585,14 +585,14 @@ class Syncer:
         with self._lock:
             known = self.known[h]
             self.known[h] = known = MemberState(known.contact_id, known.fingerprint, known.tags - tags, known.status)
-        self.state.save([(h, known.contact_id, known.fingerprint, known.tags, known.status)])
+            self.state.save([(h, known.contact_id, known.fingerprint, known.tags, known.status)])
         self._count("untagged")
 
     def _set_status(self, h: str, status: str) -> None:
         with self._lock:
             known = self.known[h]
             self.known[h] = known = MemberState(known.contact_id, known.fingerprint, known.tags, status)
-        self.state.save([(h, known.contact_id, known.fingerprint, known.tags, status)])
+            self.state.save([(h, known.contact_id, known.fingerprint, known.tags, status)])
 
     def _member_call(self, h: str, what: str, method: str, suffix: str = "", body: dict | None = None) -> bool:
         """One call about one member; a member Mailchimp no longer has counts as done."""

@@ -302,3 +302,28 @@ def test_a_warehouse_that_does_not_know_the_synced_contacts_deletes_nobody(works
     result = run_sync(workspace)
     assert not any(result.planned.values()) and "does not know" in " ".join(result.errors)
     assert mailchimp.deleted_for_good == set() and len(mailchimp.tagged("North America")) == 10
+
+
+def test_two_tags_answered_at_once_are_both_remembered(workspace, mailchimp, monkeypatch):
+    """Two segments' tag calls for the same members answered together: the memory keeps both
+    tags whichever call's write lands first (a race the first CI run of this test file lost)."""
+    from batch.audience_sync import SyncState
+
+    night = Night(workspace)
+    people = [person(i) for i in range(10)]
+    night.members["region_north_america"] = people
+    night.members["enterprise_decision_makers"] = people
+    night.write()
+    save, delayed = SyncState.save, []
+
+    def first_tag_write_is_slow(self, rows):  # noqa: ANN001, ANN202
+        if rows and rows[0][3] and not delayed:
+            delayed.append(True)
+            time.sleep(0.5)  # the other tag call is answered and written meanwhile
+        save(self, rows)
+
+    monkeypatch.setattr(SyncState, "save", first_tag_write_is_slow)
+    first = run_sync(workspace)
+    assert not first.errors and first.done["tagged"] == 20 and delayed
+    again = run_sync(workspace, dry_run=True)
+    assert not any(again.planned.values()), again.planned
