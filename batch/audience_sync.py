@@ -27,8 +27,8 @@ was sent, its tags and status) and sends only the difference:
   a warning: a permanent deletion cannot be undone;
 - left every synced segment (left, merged, deleted in its CRM, no valid e-mail): its tags
   inactive, then `DELETE /lists/{id}/members/{hash}` (archived). More archives at once than
-  half the synced members (and 50) are held, as the exports hold a list that would shrink
-  too much, unless confirmed; opt-outs and erasures are never held.
+  EXPORT_MAX_REMOVE_SHARE of the synced members (of at least 20) are held, by the rule the
+  exports hold a list with, unless confirmed; opt-outs and erasures are never held.
 
 No call the sync makes sets the status of a member the audience already has (the batch
 creates only new ones; the PUT says `status_if_new`), so a person who unsubscribed in
@@ -76,7 +76,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import requests
 
-from batch.exports import MANIFEST, SUPPRESSIONS
+from batch.exports import MANIFEST, MIN_ROWS_TO_HOLD, SUPPRESSIONS, max_remove_share
 from ingestion.pipelines import read_warehouse
 from ingestion.settings import Secret, Settings, config_value, table_exists
 
@@ -622,11 +622,11 @@ class Syncer:
 
 
 def run_sync(settings: Settings, *, dry_run: bool = False, config: MailchimpConfig | None = None,
-             confirm_removals: bool = False, max_removals: int = 50, max_removal_share: float = 0.5) -> SyncResult:
+             confirm_removals: bool = False) -> SyncResult:
     """Sync the opted-in segments' exports to the Mailchimp audience; see the module doc.
 
-    Archiving more than `max_removal_share` of the synced members (and more than
-    `max_removals`) is held unless `confirm_removals`: the rest of the sync goes on."""
+    Archiving more than EXPORT_MAX_REMOVE_SHARE of the synced members (of at least 20, the
+    exports' own rule for a list) is held unless `confirm_removals`: the rest of the sync goes on."""
     result = SyncResult(dry_run=dry_run)
     config = config or MailchimpConfig.from_config()
     why_not = config.missing()
@@ -643,7 +643,7 @@ def run_sync(settings: Settings, *, dry_run: bool = False, config: MailchimpConf
             return result
         plan = plan_sync(settings, members, result.segments)
         live = sum(1 for m in members.values() if m.status == "synced")
-        if not confirm_removals and len(plan.archives) > max(max_removals, max_removal_share * live):
+        if not confirm_removals and live >= MIN_ROWS_TO_HOLD and len(plan.archives) > max_remove_share() * live:
             # a segment that stopped opting in, or a wrong warehouse: held, as the exports hold
             # a list that would shrink too much; opt-outs and erasures are never held
             result.held = len(plan.archives)

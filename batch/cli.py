@@ -225,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "Only the difference since the last sync is sent (docs/segments.md).")
     sync_.add_argument("--dry-run", action="store_true", help="print the changes and send nothing")
     sync_.add_argument("--confirm-removals", action="store_true",
-                       help="archive members even when more than half of the synced members would leave")
+                       help="archive members even when more than EXPORT_MAX_REMOVE_SHARE (0.5) of the synced members "
+                            "would leave")
     sync_.set_defaults(func=cmd_sync)
 
     forget_ = sub.add_parser("forget", help="erase a person: raw rows, provider answers, models, exports",

@@ -117,7 +117,7 @@ def print_sync_result(result: SyncResult) -> None:
     if result.dry_run:
         print("Dry run: nothing was sent.")
     if result.held:
-        print(f"HELD BACK {result.held:,} archive(s): more than half of the synced members would leave the audience; "
-              "if that is right, run `contacts sync --confirm-removals`", file=sys.stderr)
+        print(f"HELD BACK {result.held:,} archive(s): more than EXPORT_MAX_REMOVE_SHARE of the synced members "
+              "would leave the audience; if that is right, run `contacts sync --confirm-removals`", file=sys.stderr)
     for error in result.errors:
         print(f"WARNING {error}", file=sys.stderr)

@@ -637,9 +637,9 @@ class Nightly:
         if result.skipped:
             return StepOutcome("skipped", {}, result.skipped)
         counts = {**{k: v for k, v in result.done.items() if v}, "calls": result.calls, "held": result.held}
-        trouble = [*result.errors, *([f"{result.held:,} archive(s) held back: more than half of the synced members "
-                                      "would leave the audience; `contacts sync --confirm-removals` sends them"]
-                                    if result.held else [])]
+        held = (f"{result.held:,} archive(s) held back: more than EXPORT_MAX_REMOVE_SHARE of the synced members "
+                "would leave the audience; `contacts sync --confirm-removals` sends them")
+        trouble = [*result.errors, *([held] if result.held else [])]
         return StepOutcome("ok", counts).degraded_by(trouble)
 
     def step_normalise(self, attempt: int) -> StepOutcome:

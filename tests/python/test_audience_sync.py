@@ -232,7 +232,7 @@ def test_a_rejected_key_stops_the_sync_and_shows_no_key(workspace, mailchimp, mo
     assert skipped.skipped and "API key" in skipped.skipped and mailchimp.members == {}
 
 
-def test_too_many_archives_at_once_are_held_but_opt_outs_and_erasures_are_not(workspace, mailchimp):
+def test_too_many_archives_at_once_are_held_but_opt_outs_and_erasures_are_not(workspace, mailchimp, monkeypatch):
     night = Night(workspace)
     people = [person(i) for i in range(120)]
     night.members["region_north_america"] = people
@@ -248,6 +248,9 @@ def test_too_many_archives_at_once_are_held_but_opt_outs_and_erasures_are_not(wo
     held = run_sync(workspace)
     assert held.held == 118 and held.done["unsubscribed"] == 1 and held.done["erased"] == 1
     assert len(mailchimp.tagged("North America")) == 118
+    monkeypatch.setenv("EXPORT_MAX_REMOVE_SHARE", "1")  # the exports' setting is the sync's too: 1 holds nothing
+    assert run_sync(workspace, dry_run=True).planned["archives"] == 118
+    monkeypatch.delenv("EXPORT_MAX_REMOVE_SHARE")
     confirmed = run_sync(workspace, confirm_removals=True)
     assert confirmed.done["archived"] == 118 and mailchimp.tagged("North America") == set()
 
