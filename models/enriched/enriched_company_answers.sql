@@ -6,22 +6,10 @@
 
 with
 
-providers as (
-
-    select provider, api from {{ ref('enrichment_providers') }}
-
-),
-
--- the API an answer came from: recorded with it, else (answers older than that record)
--- the provider's seed row
 answers as (
 
-    select
-        responses.*,
-        coalesce(responses.provider_api, providers.api) as answer_api
-    from {{ ref('stg_enrichment__provider_responses') }} as responses
-    left join providers on responses.provider = providers.provider
-    where responses.provider_kind = 'company' and responses.outcome = 'matched'
+    select * from {{ ref('enriched_matched_answers') }}
+    where provider_kind = 'company'
 
 ),
 

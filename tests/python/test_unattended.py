@@ -505,8 +505,8 @@ def test_a_night_with_nothing_new_builds_only_what_reads_the_clock_and_ends_as_a
                                          "last built in full)"
     built = {name for (name,) in rows(root, f"""select split_part(unique_id, '.', 3) from monitoring.dbt_results
                                                  where nightly_run_id = '{run_id}' and resource_type = 'model'""")}
-    assert built == {"stg_enrichment__provider_responses", "enriched_person_answers", "enriched_company_answers",
-                     "enrichment_requests", "pipeline_metrics"}
+    assert built == {"stg_enrichment__provider_responses", "enriched_matched_answers", "enriched_person_answers",
+                     "enriched_company_answers", "enrichment_requests", "pipeline_metrics"}
     # the night still has its metrics row, with the freshness and volume thresholds checked
     assert rows(root, f"select count(*) > 0 from monitoring.pipeline_metrics where nightly_run_id = '{run_id}'"
                 ) == [(True,)]
