@@ -52,13 +52,30 @@ deleted_records as (
 
 ),
 
+identity_map as (
+
+    select contact_id, source_record_key from {{ ref('contact_identity_map') }}
+
+),
+
+-- the contacts holding a deleted record: only their records are counted below, so the
+-- work grows with the deletions, not with every contact
+candidates as (
+
+    select distinct identity_map.contact_id
+    from identity_map
+    inner join deleted_records on identity_map.source_record_key = deleted_records.source_record_key
+
+),
+
 members as (
 
     select
         identity_map.contact_id,
         deleted_records.source_record_key as deleted_record_key,
         deleted_records.deleted_loaded_at
-    from {{ ref('contact_identity_map') }} as identity_map
+    from identity_map
+    inner join candidates on identity_map.contact_id = candidates.contact_id
     left join deleted_records on identity_map.source_record_key = deleted_records.source_record_key
 
 ),
