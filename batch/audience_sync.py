@@ -34,8 +34,10 @@ No call the sync makes sets the status of a member the audience already has (the
 creates only new ones; the PUT says `status_if_new`), so a person who unsubscribed in
 Mailchimp is never subscribed again by a sync. Every call is idempotent (the same upsert,
 tag or status again changes nothing; archiving or deleting a member already gone is a 404,
-taken as done), and the state is written after each call is answered: a killed sync
-repeated sends what was left and repeats at most the calls in flight, harmlessly. 429s
+taken as done), and the state is written after each batch call is answered, and at least
+every second for the one-member calls (a write per member would cost more than its call):
+a killed sync repeated sends what was left and repeats at most the batch calls in flight
+and the last second's member calls, harmlessly. 429s
 and 5xx are waited out and retried (`Retry-After`, else exponential back-off); at most
 `max_connections` calls are in flight (Mailchimp allows 10 at once). A member Mailchimp
 refuses (an address it finds fake, one permanently deleted) is counted and left out until
@@ -84,6 +86,9 @@ log = logging.getLogger(__name__)
 
 SECTION = "destinations.mailchimp"
 ACTIONS = ("upserted", "refused", "tagged", "untagged", "unsubscribed", "archived", "erased")
+# one-member calls are remembered together: at this many rows, or this long after the last write
+REMEMBER_ROWS = 200
+REMEMBER_SECONDS = 1.0
 
 
 def subscriber_hash(email: str) -> str:
@@ -439,6 +444,8 @@ class Syncer:
         self.known = state.members()
         self.one_by_one: list[str] = []   # upserted by PUT, one member a call
         self._lock = threading.Lock()
+        self._unwritten: dict[str, tuple] = {}  # memory rows of one-member calls, not written yet
+        self._written_at = time.monotonic()
         self.list_path = f"/lists/{api.config.list_id}"
 
     def _count(self, action: str, n: int = 1, calls: int = 1) -> None:
@@ -456,8 +463,25 @@ class Syncer:
         log.warning("mailchimp: %s failed: %s", what, exc)
 
     def _parallel(self, items: list, work: Callable[[Any], None]) -> None:
-        with ThreadPoolExecutor(max_workers=self.api.config.max_connections, thread_name_prefix="mailchimp") as pool:
-            list(pool.map(work, items))
+        try:
+            with ThreadPoolExecutor(max_workers=self.api.config.max_connections,
+                                    thread_name_prefix="mailchimp") as pool:
+                list(pool.map(work, items))
+        finally:
+            with self._lock:
+                self._remember([], write=True)
+
+    def _remember(self, rows: list[tuple], write: bool) -> None:
+        """Memory rows of answered calls, under self._lock (so that a member's later row is
+        never written before its earlier one): written now after a batch call (`write`),
+        gathered for one-member calls and written REMEMBER_ROWS at a time or after
+        REMEMBER_SECONDS."""
+        self._unwritten.update((row[0], row) for row in rows)
+        if write or len(self._unwritten) >= REMEMBER_ROWS \
+                or time.monotonic() - self._written_at >= REMEMBER_SECONDS:
+            self.state.save(list(self._unwritten.values()))
+            self._unwritten.clear()
+            self._written_at = time.monotonic()
 
     def run(self) -> None:
         self.api.call("GET", self.list_path)  # the key and the audience, before anything changes
@@ -496,7 +520,7 @@ class Syncer:
                 self.state.save_tag(tag, ids[tag])
         return ids
 
-    def _upserted(self, hashes: list[str], refused: bool = False) -> None:
+    def _upserted(self, hashes: list[str], refused: bool = False, batch: bool = True) -> None:
         """Note upserts Mailchimp answered: each member is synced (keeping the tags and the
         unsubscribed status it had), or refused as it is."""
         rows = []
@@ -509,7 +533,7 @@ class Syncer:
                 tags = known.tags if kept and not refused else frozenset()
                 self.known[h] = MemberState(wanted.contact_id, wanted.fingerprint, tags, status)
                 rows.append((h, wanted.contact_id, wanted.fingerprint, tags, status))
-            self.state.save(rows)  # under the lock: memory rows are written in the order they were made
+            self._remember(rows, write=batch)
         self._count("refused" if refused else "upserted", len(rows), calls=0)
 
     def _create(self, hashes: list[str]) -> None:
@@ -540,7 +564,7 @@ class Syncer:
                            "merge_fields": wanted.merge_fields})
         except MailchimpError as exc:
             if exc.status == 400:  # an address Mailchimp finds fake, or one permanently deleted there
-                self._upserted([h], refused=True)
+                self._upserted([h], refused=True, batch=False)
                 with self._lock:
                     if not any(e.startswith("member(s) refused") for e in self.result.errors):
                         self.result.errors.append("member(s) refused by Mailchimp (an address it finds invalid, "
@@ -549,7 +573,7 @@ class Syncer:
                 self._error("upsert of a member", exc)
             return
         self._called()
-        self._upserted([h])
+        self._upserted([h], batch=False)
 
     def _tag(self, segment_id: int, tag: str, hashes: list[str]) -> None:
         live = [h for h in hashes if (k := self.known.get(h)) is not None and k.status in ("synced", "unsubscribed")]
@@ -574,7 +598,7 @@ class Syncer:
                 self.known[h] = known = MemberState(known.contact_id, known.fingerprint, known.tags | {tag},
                                                     known.status)
                 rows.append((h, known.contact_id, known.fingerprint, known.tags, known.status))
-            self.state.save(rows)  # a later write of the same member never lands before this one
+            self._remember(rows, write=True)
         self._count("tagged", len(rows))
 
     def _untag(self, item: tuple[str, frozenset[str]]) -> None:
@@ -585,14 +609,14 @@ class Syncer:
         with self._lock:
             known = self.known[h]
             self.known[h] = known = MemberState(known.contact_id, known.fingerprint, known.tags - tags, known.status)
-            self.state.save([(h, known.contact_id, known.fingerprint, known.tags, known.status)])
+            self._remember([(h, known.contact_id, known.fingerprint, known.tags, known.status)], write=False)
         self._count("untagged")
 
     def _set_status(self, h: str, status: str) -> None:
         with self._lock:
             known = self.known[h]
             self.known[h] = known = MemberState(known.contact_id, known.fingerprint, known.tags, status)
-            self.state.save([(h, known.contact_id, known.fingerprint, known.tags, status)])
+            self._remember([(h, known.contact_id, known.fingerprint, known.tags, status)], write=False)
 
     def _member_call(self, h: str, what: str, method: str, suffix: str = "", body: dict | None = None) -> bool:
         """One call about one member; a member Mailchimp no longer has counts as done."""

@@ -293,6 +293,42 @@ def test_a_killed_sync_repeated_ends_where_one_sync_would(workspace, mailchimp, 
     assert not any(run_sync(workspace).planned.values())
 
 
+def test_a_sync_killed_while_archiving_repeats_at_most_the_last_seconds_member_calls(workspace, mailchimp):
+    """The one-member calls (untag, archive) are remembered together, REMEMBER_ROWS at a time
+    or every REMEMBER_SECONDS: killed mid-way, the next sync finishes the archives and repeats
+    no more than what was not yet written."""
+    from batch.audience_sync import REMEMBER_ROWS
+
+    night = Night(workspace)
+    people = [person(i) for i in range(600)]
+    night.members["region_north_america"] = people
+    night.write()
+    assert not run_sync(workspace).errors
+    night = Night(workspace)
+    night.status = {p["contact_id"]: ("live", False) for p in people}  # all of them leave the list
+    night.write()
+    mailchimp.latency_seconds = 0.01
+    calls_before = len(mailchimp.calls)
+    env = {**os.environ, "DESTINATIONS__MAILCHIMP__MAX_CONNECTIONS": "1"}
+    sync = subprocess.Popen([sys.executable, "-m", "batch", "sync", "--confirm-removals"], cwd=REPO_ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    waited = 0.0
+    while sum(m.archived for m in mailchimp.members.values()) < 250 and waited < 120 and sync.poll() is None:
+        time.sleep(0.05)
+        waited += 0.05
+    sync.send_signal(signal.SIGKILL)
+    sync.wait(timeout=30)
+    assert 0 < sum(m.archived for m in mailchimp.members.values()) < 600
+    mailchimp.latency_seconds = 0.0
+    resumed = subprocess.run([sys.executable, "-m", "batch", "sync", "--confirm-removals"], cwd=REPO_ROOT, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert all(m.archived for m in mailchimp.members.values()) and not mailchimp.tagged("North America")
+    member_calls = sum(1 for _, path in mailchimp.calls[calls_before:] if "/members/" in path)
+    assert member_calls <= 2 * 600 + REMEMBER_ROWS + 1  # an untag and an archive each, and what was unwritten
+    assert not any(run_sync(workspace).planned.values())
+
+
 def test_a_warehouse_that_does_not_know_the_synced_contacts_deletes_nobody(workspace, mailchimp):
     """Only a contact the warehouse says was erased is deleted for good: members of contacts
     it never issued (another warehouse behind CONTACTS_WAREHOUSE) are left as they are."""
