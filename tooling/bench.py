@@ -30,10 +30,11 @@ provider emulator (run in the bench process, on the same cores), once with no la
 and once with 50 ms per call; the ceiling is concurrency x batch size / latency.
 
 A fourth syncs the exports of the segments that opt in to the Mailchimp emulator (in the
-bench process): a first sync and one with nothing new, with
-no latency and with 50 ms per call; calls are the emulator's count. The floor is the
-calls the API's limits allow no sync to go under: one per 500 members created and one
-per 500 members per tag.
+bench process): a first sync, one with nothing new, and one in which every member left
+every list (archives confirmed), with no latency and with 50 ms per call; calls are the
+emulator's count. The floor is the calls the API's limits allow no sync to go under: one
+per 500 members created and one per 500 members per tag; for the leavers an untag and an
+archive each.
 """
 
 from __future__ import annotations
@@ -188,7 +189,8 @@ SYNC_LATENCIES_S = (0.0, 0.05)
 
 
 def _sync_rows(root: Path, env: dict[str, str], warehouse: Path) -> list[list[object]]:
-    """The opted-in segments' exports to the Mailchimp emulator: first sync, nothing new, one erasure."""
+    """The opted-in segments' exports to the Mailchimp emulator: a first sync, one with nothing
+    new, and one where every member left every list (archives confirmed)."""
     py = sys.executable
     members = _count(warehouse, """
         select count(distinct lower(e.email_address)) from exports.campaign_export_contacts as e
@@ -200,19 +202,41 @@ def _sync_rows(root: Path, env: dict[str, str], warehouse: Path) -> list[list[ob
             group by all)""") + -(-members // 500)
     rows = []
     state = warehouse.parent / f".{warehouse.stem}.mailchimp.duckdb"
+    emptied = _emptied_exports(Path(env["EXPORT_DIR"]), root / "sync_everyone_left", warehouse)
     for latency in SYNC_LATENCIES_S:
         state.unlink(missing_ok=True)
         with MailchimpEmulator(latency_seconds=latency) as mailchimp:
             run_env = {**env, "DESTINATIONS__MAILCHIMP__API_KEY": MAILCHIMP_KEY,
                        "DESTINATIONS__MAILCHIMP__LIST_ID": LIST_ID,
                        "DESTINATIONS__MAILCHIMP__BASE_URL": mailchimp.url + "/3.0"}
-            for label in ("first sync", "nothing new"):
+            # the last: the same night, every list emptied: each member untagged and archived,
+            # one call each (Mailchimp has no batch for either by member)
+            for label, args, extra, least in [("first sync", [], {}, floor), ("nothing new", [], {}, 0),
+                                              ("all leave, confirmed", ["--confirm-removals"],
+                                               {"EXPORT_DIR": str(emptied)}, 2 * members)]:
                 before = len(mailchimp.calls)
-                secs, mb, _ = _timed([py, "-m", "batch", "sync"], run_env, root / f"sync_{latency}_{label}.log")
-                rows.append([f"{latency * 1000:.0f} ms", label, members, len(mailchimp.calls) - before,
-                             floor if label == "first sync" else 0, f"{secs:.2f}", f"{mb:,.0f}"])
+                secs, mb, _ = _timed([py, "-m", "batch", "sync", *args], {**run_env, **extra},
+                                     root / f"sync_{latency}_{label}.log")
+                rows.append([f"{latency * 1000:.0f} ms", label, members, len(mailchimp.calls) - before, least,
+                             f"{secs:.2f}", f"{mb:,.0f}"])
     state.unlink(missing_ok=True)
     return rows
+
+
+def _emptied_exports(export_dir: Path, out: Path, warehouse: Path) -> Path:
+    """A copy of the export folder's manifest with every opted-in segment's Parquet file empty."""
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy(export_dir / "manifest.json", out / "manifest.json")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        for (segment,) in con.execute("select segment_name from exports.segment_catalog "
+                                      "where mailchimp_tag is not null").fetchall():
+            (out / segment).mkdir(exist_ok=True)
+            con.execute(f"copy (select * from read_parquet('{export_dir / segment / segment}.parquet') limit 0) "
+                        f"to '{out / segment / segment}.parquet' (format parquet)")
+    finally:
+        con.close()
+    return out
 
 
 NIGHTS = ("first run", "nothing new", "1% delta")
