@@ -34,10 +34,10 @@ No call the sync makes sets the status of a member the audience already has (the
 creates only new ones; the PUT says `status_if_new`), so a person who unsubscribed in
 Mailchimp is never subscribed again by a sync. Every call is idempotent (the same upsert,
 tag or status again changes nothing; archiving or deleting a member already gone is a 404,
-taken as done), and the state is written after each batch call is answered, and at least
-every second for the one-member calls (a write per member would cost more than its call):
-a killed sync repeated sends what was left and repeats at most the batch calls in flight
-and the last second's member calls, harmlessly. 429s
+taken as done), and the state is written after each batch call is answered, and for the
+one-member calls every 200 answers or once a second while they flow (a write per member
+would cost more than its call): a killed sync repeated sends what was left and repeats at
+most the batch calls in flight and the member calls not yet written, harmlessly. 429s
 and 5xx are waited out and retried (`Retry-After`, else exponential back-off); at most
 `max_connections` calls are in flight (Mailchimp allows 10 at once). A member Mailchimp
 refuses (an address it finds fake, one permanently deleted) is counted and left out until

@@ -293,7 +293,7 @@ def test_a_killed_sync_repeated_ends_where_one_sync_would(workspace, mailchimp, 
     assert not any(run_sync(workspace).planned.values())
 
 
-def test_a_sync_killed_while_archiving_repeats_at_most_the_last_seconds_member_calls(workspace, mailchimp):
+def test_a_sync_killed_while_archiving_repeats_at_most_the_member_calls_not_yet_written(workspace, mailchimp):
     """The one-member calls (untag, archive) are remembered together, REMEMBER_ROWS at a time
     or every REMEMBER_SECONDS: killed mid-way, the next sync finishes the archives and repeats
     no more than what was not yet written."""
