@@ -58,8 +58,8 @@ identity_map as (
 
 ),
 
--- the contacts holding a deleted record: only their records are counted below, so the
--- work grows with the deletions, not with every contact
+-- the contacts holding a deleted record: only their records are grouped below, so the
+-- grouping grows with the deletions (the identity map is only probed), not with every contact
 candidates as (
 
     select distinct identity_map.contact_id
